@@ -1,0 +1,202 @@
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from numpy_dec import DEC
+from numpy_dec.autoencoder import StackedDenoisingAutoencoder
+from numpy_dec.datasets import load_mnist
+from numpy_dec.dec import dec_step
+from numpy_dec.formulas import soft_assignment, target_distribution
+from numpy_dec.metrics import cluster_accuracy
+from numpy_dec.optim import SGD
+
+# a small network and budget so that a whole fit takes a few seconds
+SMALL = dict(
+    hidden_sizes=(64, 64, 128), pretrain_epochs=3, finetune_epochs=15,
+    kmeans_n_init=5, max_iter=150, update_interval=20,
+)
+
+
+@pytest.fixture(scope="module")
+def mnist_subset():
+    X, y = load_mnist()
+    return X[:1000], y[:1000]
+
+
+@pytest.fixture(scope="module")
+def fitted(mnist_subset):
+    X, _ = mnist_subset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return DEC(n_clusters=10, random_state=0, **SMALL).fit(X)
+
+
+def _encoder(seed):
+    rng = np.random.default_rng(seed)
+    return StackedDenoisingAutoencoder((8, 6, 4), rng, dtype=np.float64).encoder
+
+
+@pytest.mark.parametrize("eta", [0.5, 3.0])
+def test_regression_step_equals_direct_step(eta):
+    # MSE over N*E elements: dMSE/dz = 2 eta g / (N E), so the direct step
+    # needs the learning rate lr * 2 eta / (N E) to move the same way
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(16, 8))
+    regression, direct = _encoder(1), _encoder(1)
+    C = regression.forward(X)[:3].copy()
+    P = target_distribution(soft_assignment(regression.forward(X), C) + 0.05)
+    P /= P.sum(axis=1, keepdims=True)
+    lr = 50.0
+    N, E = X.shape[0], C.shape[1]
+
+    C_reg, _ = dec_step(regression, SGD(regression.parameters()), X, P, C, eta,
+                        lr, 1.0, "regression")
+    C_dir, _ = dec_step(direct, SGD(direct.parameters()), X, P, C, eta,
+                        lr * 2 * eta / (N * E), 1.0, "direct")
+
+    assert_allclose(C_reg, C_dir, rtol=0, atol=1e-12)
+    start = _encoder(1)
+    for (layer_r, key), (layer_d, _), (layer_0, _) in zip(
+        regression.parameters(), direct.parameters(), start.parameters()
+    ):
+        assert_allclose(layer_r.params[key], layer_d.params[key], rtol=0, atol=1e-10)
+        # the step really moved the parameters, so the comparison means something
+        assert np.abs(layer_r.params[key] - layer_0.params[key]).max() > 1e-6
+
+
+def test_dec_step_does_not_modify_centroids_in_place():
+    rng = np.random.default_rng(1)
+    encoder = _encoder(2)
+    X = rng.uniform(size=(10, 8))
+    C = encoder.forward(X)[:2].copy()
+    before = C.copy()
+    P = np.full((10, 2), 0.5)
+    dec_step(encoder, SGD(encoder.parameters()), X, P, C, 1.0, 0.1, 1.0)
+    assert_array_equal(C, before)
+
+
+def test_unknown_dec_method():
+    encoder = _encoder(3)
+    X = np.zeros((4, 8))
+    with pytest.raises(ValueError, match="DEC method"):
+        dec_step(encoder, SGD(encoder.parameters()), X, np.full((4, 2), 0.5),
+                 np.zeros((2, 4)), 1.0, 0.1, 1.0, "sideways")
+
+
+def test_fit_well_above_chance(fitted, mnist_subset):
+    _, y = mnist_subset
+    # chance for 10 balanced classes is about 0.11
+    assert cluster_accuracy(y, fitted.labels_) > 0.4
+    assert cluster_accuracy(y, fitted.kmeans_labels_) > 0.4
+
+
+def test_fitted_attributes(fitted, mnist_subset):
+    X, _ = mnist_subset
+    assert fitted.cluster_centers_.shape == (10, 10)
+    assert fitted.labels_.shape == (1000,)
+    assert fitted.n_features_in_ == 784
+    history = fitted.history_
+    assert len(history["pretrain"]) == 4
+    assert len(history["finetune"]) == SMALL["finetune_epochs"]
+    assert history["dec"][0]["iteration"] == 0
+    assert set(history["seconds"]) == {"pretrain", "finetune", "kmeans_embedding",
+                                       "dec"}
+    Q = fitted.predict_proba(X)
+    assert_allclose(Q.sum(axis=1), 1.0, rtol=1e-5)
+    assert_array_equal(fitted.predict(X), Q.argmax(axis=1))
+    assert_array_equal(fitted.predict(X), fitted.labels_)
+    assert fitted.transform(X).shape == (1000, 10)
+
+
+def test_same_seed_same_result(fitted, mnist_subset):
+    X, _ = mnist_subset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        again = DEC(n_clusters=10, random_state=0, **SMALL).fit(X)
+    assert_array_equal(again.labels_, fitted.labels_)
+    assert_array_equal(again.cluster_centers_, fitted.cluster_centers_)
+    assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_save_and_load_round_trip(fitted, mnist_subset, tmp_path):
+    X, _ = mnist_subset
+    path = tmp_path / "model.npz"
+    fitted.save(path)
+    loaded = DEC.load(path)
+    assert_array_equal(loaded.predict(X), fitted.predict(X))
+    assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a numpy_dec model"):
+        DEC.load(path)
+
+
+def test_get_and_set_params():
+    model = DEC(n_clusters=4, alpha=0.5)
+    params = model.get_params()
+    assert params["n_clusters"] == 4 and params["alpha"] == 0.5
+    assert params["eta0"] is None
+    assert model.settings()["alpha"] == 0.5
+    model.set_params(alpha=2.0, preset="paper")
+    assert model.settings()["embedding_activation"] == "linear"
+    assert model.settings()["alpha"] == 2.0
+    with pytest.raises(ValueError, match="unknown parameter"):
+        model.set_params(bogus=1)
+    clone = DEC(**copy.deepcopy(model.get_params()))
+    assert clone.get_params() == model.get_params()
+
+
+def test_predict_before_fit():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        DEC().predict(np.zeros((2, 3)))
+
+
+def test_predict_with_wrong_number_of_features(fitted):
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(np.zeros((3, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros(10), "2-D"),
+        (np.zeros((3, 28, 28)), "flatten"),
+        (np.zeros((0, 4)), "empty"),
+        (np.array([[1.0, np.nan]] * 12), "NaN"),
+    ],
+)
+def test_fit_rejects_bad_X(X, match):
+    with pytest.raises(ValueError, match=match):
+        DEC(n_clusters=2).fit(X)
+
+
+def test_fit_rejects_non_numeric_X():
+    with pytest.raises(TypeError, match="numbers"):
+        DEC(n_clusters=2).fit(np.array([["a", "b"], ["c", "d"]]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(n_clusters=0), ValueError),
+        (dict(n_clusters=50), ValueError),
+        (dict(n_clusters=2.5), TypeError),
+        (dict(n_clusters=2, drop_prob=1.0), ValueError),
+        (dict(n_clusters=2, update_interval=0), ValueError),
+        (dict(n_clusters=2, update_interval=2.5), TypeError),
+        (dict(n_clusters=2, dec_method="sideways"), ValueError),
+        (dict(n_clusters=2, preset="nope"), ValueError),
+        (dict(n_clusters=2, alpha=0.0), ValueError),
+    ],
+)
+def test_fit_rejects_bad_settings(kwargs, error):
+    X = np.random.default_rng(0).uniform(size=(20, 4))
+    with pytest.raises(error):
+        DEC(**kwargs).fit(X)
