@@ -199,3 +199,34 @@ for _embedding in ("sigmoid", "linear"):
         functools.partial(_check_dec_through_encoder, _embedding)
     )
 del _embedding
+
+
+@register("DEC loss + gamma * reconstruction, direct form")
+def _check_dec_with_reconstruction() -> list[GradCheckResult]:
+    from numpy_dec.dec import dec_gradients
+    from numpy_dec.formulas import kl_divergence, soft_assignment, target_distribution
+
+    # J = KL(P || Q(f(X), mu)) + gamma * MSE(g(f(X)), X), P fixed; with this
+    # seed no ReLU layer is dead and every gradient is well above the round-off
+    # of the differences
+    rng = np.random.default_rng(28)
+    ae = _small_autoencoder(rng, "sigmoid", "sigmoid")
+    encoder, decoder = ae.encoder, ae.decoder
+    X = rng.uniform(0.0, 1.0, (9, 6))
+    C = encoder.forward(X)[:4] + 0.1 * rng.standard_normal((4, 3))
+    alpha, gamma = 1.0, 0.7
+    P = target_distribution(soft_assignment(encoder.forward(X), C, alpha))
+
+    # the analytic gradients are those the DEC step itself computes
+    dC, _ = dec_gradients(encoder, X, P, C, 1.0, alpha, "direct", gamma, decoder)
+    named = ae.autoencoder.named_parameters()
+    arrays = {name: layer.params[key] for name, layer, key in named}
+    analytic = {name: layer.grads[key].copy() for name, layer, key in named}
+    arrays["centroids"], analytic["centroids"] = C, dC
+
+    def objective():
+        Z = encoder.forward(X)
+        kl = kl_divergence(P, soft_assignment(Z, C, alpha))
+        return kl + gamma * mse_loss(decoder.forward(Z), X)[0]
+
+    return check_gradients(objective, arrays, analytic)

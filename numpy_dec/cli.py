@@ -1,7 +1,11 @@
 """Command line: ``python -m numpy_dec run | gradcheck``.
 
-Bad input ends the program with one line on standard error and exit code 2;
-progress goes to standard error; the results table goes to standard output.
+Bad input (options, settings, data files, a checkpoint that does not fit) ends
+the program with one line on standard error and exit code 2, before training
+starts; progress goes to standard error; the results table goes to standard
+output. A run keeps its options in ``run.json`` and a checkpoint in its output
+folder; Ctrl-C saves the checkpoint (exit code 130) and
+``python -m numpy_dec run --resume DIR`` continues it, bit for bit.
 """
 
 from __future__ import annotations
@@ -9,16 +13,33 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shlex
 import sys
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
+from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted
+from numpy_dec.storage import (
+    StorageError,
+    read_archive,
+    read_header,
+    save_archive,
+    write_atomic,
+)
 from numpy_dec.presets import PRESETS, get_preset
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+RUN_FILE = "run.json"
+RUN_FORMAT = "numpy_dec run 1"
+PIXELS_FILE = "kmeans_pixels.npz"
+# The options that define a run; --resume reads them back from run.json.
+STORED_OPTIONS = ("dataset", "data_dir", "data_file", "labels_file", "n_samples",
+                  "n_clusters", "preset", "overrides", "pixel_restarts", "seed")
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
@@ -41,8 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep Embedded Clustering in NumPy, gradients written by hand.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_options(
+        commands.add_parser("run", help="pretrain, cluster and report (main job)")
+    )
+    grad = commands.add_parser("gradcheck", help="finite-difference check of every "
+                                                 "derivative in the package")
+    grad.add_argument("--only", nargs="*", help="names of the checks to run")
+    return parser
 
-    run = commands.add_parser("run", help="pretrain, cluster and report (main job)")
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--dataset", choices=("mnist-test", "mnist"), default="mnist-test",
                      help="mnist-test: the 10,000 embedded test images (default); "
                           "mnist: the 70,000 images in --data-dir")
@@ -61,11 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", help="output folder (default: a new one under runs/)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--animation", action="store_true",
+                     help="also write dec_embedding.gif: the embedding at every "
+                          "target update, projected to 2-D")
+    run.add_argument("--resume", metavar="DIR",
+                     help="continue the run in DIR from its last checkpoint, with "
+                          "the options stored in DIR/run.json")
+    run.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+                     help="checkpoint every N epochs and every N DEC target updates "
+                          "(default 10); also at the end of each phase and on Ctrl-C")
 
-    grad = commands.add_parser("gradcheck", help="finite-difference check of every "
-                                                 "derivative in the package")
-    grad.add_argument("--only", nargs="*", help="names of the checks to run")
-    return parser
+
+def _typed_options(argv: list[str]) -> set[str]:
+    """The run options written on the command line ``argv``, defaults aside."""
+    unset = object()
+    probe = argparse.ArgumentParser(add_help=False)
+    _add_run_options(probe)
+    names = (*STORED_OPTIONS, "out", "quiet", "resume", "checkpoint_every")
+    namespace = argparse.Namespace(**{name: unset for name in names})
+    namespace.overrides = []
+    probe.parse_known_args(argv, namespace=namespace)
+    return {k for k, v in vars(namespace).items() if v is not unset and v != []}
 
 
 def _load_data(args, scale: float):
@@ -82,7 +127,9 @@ def _load_data(args, scale: float):
         raise ValueError("--labels-file goes with --data-file")
     elif args.dataset == "mnist" or args.data_dir:
         if not args.data_dir:
-            raise ValueError("--dataset mnist needs --data-dir DIR with the MNIST files")
+            raise ValueError(
+                "--dataset mnist needs --data-dir DIR with the MNIST files"
+            )
         X, y = load_mnist(args.data_dir, scale=scale)
         source = f"MNIST from {args.data_dir}"
     else:
@@ -104,6 +151,12 @@ def _load_data(args, scale: float):
 def _new_run_dir(args) -> Path:
     if args.out:
         out = Path(args.out)
+        checkpoint = out / CHECKPOINT_FILE
+        if checkpoint.exists() and _phase_of(checkpoint) != "done":
+            raise ValueError(
+                f"--out {out} holds an unfinished run; continue it with "
+                f"--resume {out}, or choose another --out"
+            )
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{stamp}-{args.preset}-seed{args.seed}"
@@ -131,60 +184,150 @@ def _scores(y, labels) -> dict | None:
     }
 
 
-def run(args) -> int:
-    from numpy_dec import plots
-    from numpy_dec.dec import DEC
-    from numpy_dec.kmeans import kmeans
-    from numpy_dec.metrics import contingency_matrix
-    from numpy_dec.reporting import Reporter
+def _stored_args(args, argv: list[str]) -> argparse.Namespace:
+    """The options of the run in ``args.resume``, read from its run.json."""
+    given = sorted(_typed_options(argv) & {*STORED_OPTIONS, "out"})
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(
+            f"--resume continues with the settings stored in the run folder; drop "
+            f"{flags} (only --quiet and --checkpoint-every may be given with it)"
+        )
+    folder = Path(args.resume)
+    path = folder / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--resume {folder}: no {RUN_FILE} there, so it is not a folder written "
+            "by 'python -m numpy_dec run'"
+        )
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        options = stored["options"]
+        if (stored.get("format") != RUN_FORMAT or not isinstance(options, dict)
+                or set(options) != set(STORED_OPTIONS)
+                or not isinstance(options["overrides"], dict)):
+            raise ValueError(f"expected format {RUN_FORMAT!r} with {STORED_OPTIONS}")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is damaged or not a run file: {error}") from None
 
-    # everything that can be wrong with the input is found before training
+    resumed = argparse.Namespace(**vars(args))
+    for name in STORED_OPTIONS:
+        setattr(resumed, name, options[name])
+    resumed.overrides = [(k, tuple(v) if isinstance(v, list) else v)
+                         for k, v in options["overrides"].items()]
+    resumed.out = str(folder)
+    return resumed
+
+
+def _write_run_file(args, out: Path) -> None:
+    """Store the options of a new run in ``out/run.json``, paths made absolute."""
+    options = {name: getattr(args, name) for name in STORED_OPTIONS}
+    options["overrides"] = dict(args.overrides)
+    text = json.dumps({"format": RUN_FORMAT, "options": options}, indent=2) + "\n"
+    write_atomic(out / RUN_FILE, lambda f: f.write(text.encode("utf-8")))
+
+
+def _absolute_paths(args) -> None:
+    """Make the data paths absolute, so that a resumed run finds the same files."""
+    for name in ("data_dir", "data_file", "labels_file"):
+        if getattr(args, name):
+            setattr(args, name, str(Path(getattr(args, name)).resolve()))
+
+
+def _prepare(args, argv: list[str]) -> SimpleNamespace:
+    """Everything that can be wrong with the input, found before any training.
+
+    Raises ValueError, TypeError or OSError (a missing file, an unusable
+    --out); ``run`` reports those as bad input.
+    """
+    from numpy_dec.dec import DEC
+    from numpy_dec.validation import check_array, check_int, check_n_clusters
+
+    resume = args.resume is not None
+    if resume:
+        args = _stored_args(args, argv)
+    else:
+        _absolute_paths(args)
     overrides = dict(args.overrides)
-    settings = get_preset(args.preset)
-    unknown = sorted(set(overrides) - set(settings))
+    valid = get_preset(args.preset)
+    unknown = sorted(set(overrides) - set(valid))
     if unknown:
-        raise ValueError(f"unknown setting(s) {unknown}; valid: {sorted(settings)}")
+        raise ValueError(f"unknown setting(s) {unknown}; valid: {sorted(valid)}")
     model = DEC(n_clusters=args.n_clusters, preset=args.preset,
                 random_state=args.seed, verbose=0 if args.quiet else 1, **overrides)
     settings = model.settings()
     model._check_settings(settings)
-    if args.pixel_restarts < 1:
-        raise ValueError(f"--pixel-restarts must be >= 1; got {args.pixel_restarts}")
-    X, y, source = _load_data(args, float(settings["input_scale"]))
-    from numpy_dec.validation import check_array, check_n_clusters
+    check_int("--pixel-restarts", args.pixel_restarts, 1)
+    check_int("--checkpoint-every", args.checkpoint_every, 1)
 
+    X, y, source = _load_data(args, float(settings["input_scale"]))
     X = check_array(X, dtype=settings["dtype"])
     check_n_clusters(args.n_clusters, X.shape[0])
-    out = _new_run_dir(args)
-    reporter = Reporter(0 if args.quiet else 1)
-    reporter.phase("data", f"{source}; writing to {out}")
+    out = Path(args.out) if resume else _new_run_dir(args)
+    if not resume:
+        _write_run_file(args, out)
+    return SimpleNamespace(args=args, model=model, settings=settings, X=X, y=y,
+                           source=source, out=out, resume=resume)
 
-    # baseline: k-means on the raw inputs
+
+def _pixel_baseline(job, reporter) -> tuple[np.ndarray, float]:
+    """k-means on the raw inputs; a resumed run reads the labels it stored."""
+    from numpy_dec.checkpoint import fingerprint
+    from numpy_dec.kmeans import kmeans
+
+    args, path, data = job.args, job.out / PIXELS_FILE, fingerprint(job.X)
+    if job.resume and path.is_file():
+        try:
+            header, arrays = read_archive(path, "k-means baseline")
+            labels, seconds = arrays["labels"], float(header["seconds"])
+            if (header["data"] == data and labels.shape == (job.X.shape[0],)
+                    and labels.dtype.kind == "i" and labels.min() >= 0
+                    and labels.max() < args.n_clusters):
+                return labels, seconds
+        except (StorageError, KeyError, TypeError, ValueError):
+            pass
     start = time.perf_counter()
     reporter.phase("kmeans-pixels", f"{args.pixel_restarts} restarts on the inputs")
     pixel_rng = np.random.default_rng(np.random.SeedSequence(args.seed).spawn(4)[3])
-    _, pixel_labels, _ = kmeans(X, args.n_clusters, pixel_rng,
-                                n_init=args.pixel_restarts)
-    pixel_seconds = time.perf_counter() - start
+    _, labels, _ = kmeans(job.X, args.n_clusters, pixel_rng, n_init=args.pixel_restarts)
+    seconds = time.perf_counter() - start
+    save_archive(path, {"seconds": seconds, "data": data}, {"labels": labels})
+    return labels, seconds
 
-    model.fit(X)
+
+def _train_and_report(job) -> int:
+    """Baseline, DEC fit (checkpointed in the run folder), metrics, figures."""
+    from numpy_dec import plots
+    from numpy_dec.animation import FrameRecorder, write_embedding_gif
+    from numpy_dec.metrics import contingency_matrix
+    from numpy_dec.reporting import Reporter
+
+    args, model, X, y, out = job.args, job.model, job.X, job.y, job.out
+    recorder = FrameRecorder(max_points=2000) if args.animation else None
+    reporter = Reporter(0 if args.quiet else 1)
+    reporter.phase("data", f"{job.source}; writing to {out}")
+    pixel_labels, pixel_seconds = _pixel_baseline(job, reporter)
+    model.fit(X, callback=recorder, checkpoint_dir=out,
+              checkpoint_every=args.checkpoint_every, resume=job.resume)
     Q = model.predict_proba(X)
-    seconds = {"kmeans_pixels": pixel_seconds, **model.history_["seconds"]}
 
+    # metrics.json is identical for identical runs; the timings go apart
     results = {
         "kmeans_pixels": _scores(y, pixel_labels),
         "kmeans_embedding": _scores(y, model.kmeans_labels_),
         "dec": _scores(y, model.labels_),
         "seed": args.seed,
         "preset": args.preset,
-        "data": source,
+        "data": job.source,
         "settings": {k: (list(v) if isinstance(v, tuple) else v)
-                     for k, v in settings.items()},
+                     for k, v in job.settings.items()},
         "dec_iterations": model.history_["dec"][-1]["iteration"],
         "converged": model.history_["converged"],
-        "seconds": seconds,
     }
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    seconds = {"kmeans_pixels": pixel_seconds, **model.history_["seconds"]}
+    for name, content in (("metrics.json", results), ("timings.json", seconds)):
+        text = json.dumps(content, indent=2) + "\n"
+        write_atomic(out / name, lambda f, text=text: f.write(text.encode("utf-8")))
     model.save(out / "model.npz")
 
     plots.plot_reconstruction(model.history_, out / "reconstruction_loss.png")
@@ -194,10 +337,62 @@ def run(args) -> int:
         table = contingency_matrix(y, model.labels_)
         plots.plot_confusion(_matched_columns(table), out / "confusion_matrix.png",
                              "DEC confusion matrix")
+    if recorder is not None and recorder.frames:
+        write_embedding_gif(recorder.frames, out / "dec_embedding.gif")
 
     _print_table(results, seconds)
     print(f"\nresults in {out}")
     return 0
+
+
+def run(args, argv: list[str]) -> int:
+    """The ``run`` command: exit code 0, 2 for bad input, 130 after Ctrl-C.
+
+    ``argv`` holds the command line after ``run``, to tell which options were
+    written out.
+    """
+    out = None
+    try:
+        job = _prepare(args, argv)
+        out = job.out
+        return _train_and_report(job)
+    except (ValueError, TypeError, OSError) as error:
+        # bad input is found before training; later, only a checkpoint that
+        # does not fit is the user's to fix, the rest is a genuine failure
+        if out is not None and not isinstance(error, StorageError):
+            raise
+        return _bad_input(error)
+    except Interrupted as stop:
+        print(f"\ninterrupted: checkpoint saved at {stop.where} ({stop.path})\n"
+              f"continue with: {_resume_command(out)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(_interrupted_message(out), file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _resume_command(out: Path) -> str:
+    return f"python -m numpy_dec run --resume {shlex.quote(str(out))}"
+
+
+def _interrupted_message(out: Path | None) -> str:
+    """What Ctrl-C without a fresh checkpoint left behind, and how to go on."""
+    if out is None:
+        return "\ninterrupted before the run started; nothing was written"
+    path = out / CHECKPOINT_FILE
+    try:
+        where = read_header(path).get("where", "an earlier point")
+    except (OSError, ValueError):
+        return (f"\ninterrupted before the first checkpoint; start the run again "
+                f"with: {_resume_command(out)}")
+    return (f"\ninterrupted without saving; the last checkpoint ({where}) is kept\n"
+            f"continue with: {_resume_command(out)}")
+
+
+def _bad_input(error: Exception) -> int:
+    """Report bad input on one line of standard error; return exit code 2."""
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def _matched_columns(table: np.ndarray) -> np.ndarray:
@@ -225,9 +420,22 @@ def _print_table(results: dict, seconds: dict) -> None:
                   f"{score['ari']:>8.4f}{secs:>10.1f}")
 
 
-def gradcheck(args) -> int:
-    from numpy_dec.gradcheck import format_table, run_all
+def _phase_of(checkpoint: Path) -> str | None:
+    """The phase stored in a checkpoint file, or None when it is unreadable."""
+    try:
+        return read_header(checkpoint).get("phase")
+    except (OSError, ValueError):
+        return None
 
+
+def gradcheck(args) -> int:
+    from numpy_dec.gradcheck import format_table, registered_names, run_all
+
+    unknown = sorted(set(args.only or ()) - set(registered_names()))
+    if unknown:
+        return _bad_input(ValueError(
+            f"unknown gradient checks {unknown}; registered: {registered_names()}"
+        ))
     results = run_all(args.only or None)
     print(format_table(results))
     failed = [r for r in results if not r.passed]
@@ -239,16 +447,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.simplefilter("default")
+    if args.command == "run":
+        argv = sys.argv[1:] if argv is None else list(argv)
+        return run(args, argv[argv.index("run") + 1:])
     try:
-        if args.command == "run":
-            return run(args)
         return gradcheck(args)
-    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import math
 import os
 import struct
 import warnings
-import zipfile
 import zlib
 from importlib import resources
 from pathlib import Path
@@ -22,6 +21,9 @@ from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import DTypeLike
+
+from numpy_dec.validation import UNREADABLE_FILE_ERRORS
+from numpy_dec.validation import scale_hint  # noqa: F401  (public here too)
 
 GZIP_MAGIC = b"\x1f\x8b"
 NPY_MAGIC = b"\x93NUMPY"
@@ -401,9 +403,27 @@ def _load_npy(path: Path) -> np.ndarray:
             "bytes (pickled files are never loaded)"
         )
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, OSError) as exc:
+        array = np.load(path, allow_pickle=False)
+    except UNREADABLE_FILE_ERRORS as exc:
         raise ValueError(_np_load_message(path, exc)) from exc
+
+    # Anything after the data means the header and the file disagree.
+    extra = path.stat().st_size - _npy_data_offset(path) - array.nbytes
+    if extra > 0:
+        raise ValueError(
+            f"{path} has {extra} bytes more than its header promises (shape "
+            f"{array.shape}, dtype {array.dtype}); the file is damaged"
+        )
+    return array
+
+
+def _npy_data_offset(path: Path) -> int:
+    """Where the data of a .npy file start: after the magic, version and header."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[6] == 1:
+        return 10 + int.from_bytes(head[8:10], "little")
+    return 12 + int.from_bytes(head[8:12], "little")
 
 
 def _np_load_message(path: Path, exc: Exception) -> str:
@@ -422,7 +442,7 @@ def _load_npz(
     """Load the main array and the optional labels from a .npz archive."""
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+    except UNREADABLE_FILE_ERRORS as exc:
         raise ValueError(_np_load_message(path, exc)) from exc
     if isinstance(archive, np.ndarray):
         raise ValueError(f"{path} is a single .npy array; give it the .npy extension")
@@ -443,7 +463,7 @@ def _load_npz(
         try:
             main = archive[main_key]
             y = archive[label_key] if label_key is not None else None
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        except UNREADABLE_FILE_ERRORS as exc:
             raise ValueError(_np_load_message(path, exc)) from exc
     return main, y
 
@@ -451,12 +471,18 @@ def _load_npz(
 def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Load a numeric CSV table, splitting off a "label" or "y" column."""
     # The first non-blank line is a header when a field is not a number.
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for n_skip, first in enumerate(f, start=1):
-            if first.strip():
-                break
-        else:
-            raise ValueError(f"{path} is empty; expected comma-separated numbers")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for n_skip, first in enumerate(f, start=1):
+                if first.strip():
+                    break
+            else:
+                raise ValueError(f"{path} is empty; expected comma-separated numbers")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "expected comma-separated numbers"
+        ) from None
     names = [s.strip().strip("\"'") for s in first.split(",")]
     has_header = not all(_is_number(s) for s in names)
     try:
@@ -470,6 +496,11 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 ndmin=2,
                 encoding="utf-8-sig",
             )
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "expected comma-separated numbers"
+        ) from None
     except ValueError as exc:
         raise ValueError(f"{path} is not a table of numbers: {exc}") from exc
     if not has_header or table.shape[0] == 0:
@@ -555,31 +586,3 @@ def _check_labels(y: np.ndarray, n_samples: int, source: str) -> np.ndarray:
     if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
         raise ValueError(f"labels in {source} must be whole numbers")
     return y.astype(np.int64)
-
-
-def scale_hint(X: np.ndarray, threshold: float = 10.0) -> str | None:
-    """Return a warning message when X looks like unscaled 0-255 pixels.
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D)
-    threshold : float
-        Largest value still taken as scaled input.
-
-    Returns
-    -------
-    str or None
-        A message naming the largest value and the fix, or None when the
-        maximum of X is at most ``threshold`` (or X is empty).
-    """
-    X = np.asarray(X)
-    if X.size == 0 or X.dtype.kind not in "biuf":
-        return None
-    peak = float(np.max(X))
-    if not peak > threshold:
-        return None
-    return (
-        f"the input reaches {peak:g}, which looks like raw 0-255 pixel values; "
-        "scale it to about [0, 1] first (divide by 255, as load_mnist does by "
-        "default), otherwise training may be slow or diverge"
-    )

@@ -8,79 +8,98 @@ encoder's parameters and the centroids with P held fixed between updates.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-import json
-import time
+import os
 import warnings
 from typing import Any
 
 import numpy as np
 
+from numpy_dec import fitting
 from numpy_dec.autoencoder import StackedDenoisingAutoencoder
+from numpy_dec.checkpoint import RNG_NAMES, Checkpointer, fingerprint, unpack_state
 from numpy_dec.formulas import (
     kl_divergence,
     kl_gradients,
     soft_assignment,
     target_distribution,
 )
-from numpy_dec.kmeans import kmeans
 from numpy_dec.layers import Sequential
 from numpy_dec.losses import mse_loss
 from numpy_dec.presets import get_preset
 from numpy_dec.reporting import Reporter
-from numpy_dec.training import make_optimizer, minibatches
-from numpy_dec.validation import check_array, check_n_clusters
+from numpy_dec.storage import load_model, save_model
+from numpy_dec.validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_n_clusters,
+    check_real,
+    check_settings,
+)
 
 DEC_METHODS = ("regression", "direct")
-FORMAT_VERSION = 1
 
 
-def dec_step(
+def dec_gradients(
     encoder: Sequential,
-    optimizer,
     X_batch: np.ndarray,
     P_batch: np.ndarray,
     centroids: np.ndarray,
     eta: float,
-    lr: float,
     alpha: float,
     method: str = "regression",
+    gamma: float = 0.0,
+    decoder: Sequential | None = None,
 ) -> tuple[np.ndarray, float]:
-    """One DEC iteration on a minibatch; return the new centroids and batch KL.
+    """The gradients of one DEC iteration on a minibatch, set on the layers.
 
     Parameters
     ----------
     encoder : Sequential
-        f: (N, D) -> (N, E), updated in place by ``optimizer``.
-    optimizer : SGD or Adam
-        Built over ``encoder.parameters()``.
+        f: (N, D) -> (N, E); ``backward`` sets its parameter gradients.
     X_batch : ndarray of shape (N, D)
     P_batch : ndarray of shape (N, K)
         The rows of the fixed target distribution for these samples.
     centroids : ndarray of shape (K, E)
-        Not modified; the updated copy is returned.
     eta : float
-        The step eta_t on the embedded points and the centroids.
-    lr : float
-        The optimizer's learning rate for the encoder.
+        The step eta_t on the embedded points (regression form only).
     alpha : float
         Degrees of freedom of the Student's t kernel.
     method : {"regression", "direct"}
         ``"regression"`` regresses f(x) onto the moved points y = z - eta * g
         with the MSE (y held constant); ``"direct"`` backpropagates g = dL/dz.
+    gamma : float, default 0.0
+        Weight of the reconstruction error kept in the DEC phase; 0 is plain
+        DEC, and leaves ``decoder`` untouched.
+    decoder : Sequential, optional
+        g: (N, E) -> (N, D); needed when gamma > 0, and then its parameter
+        gradients are set too.
 
     Returns
     -------
-    centroids : ndarray of shape (K, E)
-        mu - eta * dL/dmu.
+    dcentroids : ndarray of shape (K, E)
+        dL/dmu, L = KL(P_batch || Q_batch).
     kl : float
-        KL(P_batch || Q_batch) before the step.
+        KL(P_batch || Q_batch) at the current parameters.
 
     Notes
     -----
-    With mse_loss the mean over N*E elements, the regression step backpropagates
-    dMSE/dz = 2 (z - y) / (N E) = (2 eta / (N E)) g, so it equals the direct
-    step at learning rate lr * 2 eta / (N E). See ``derivations/regression_step.md``.
+    With z = f(x), g = dL/dz (equation 4) and R(z) = MSE(g(z), x), the mean
+    over N*D elements, the gradient reaching z is
+
+        direct:      dJ/dz = g + gamma * dR/dz
+        regression:  dJ/dz = 2 (z - y) / (N E) + gamma * dR/dz,  y = z - eta g
+
+    and the decoder receives gamma * dR/dtheta_dec. The direct form is the
+    gradient of J = KL(P || Q) + gamma * MSE(g(f(x)), x); the regression form
+    that of J = MSE(f(x), y) + gamma * MSE(g(f(x)), x) with y held constant,
+    which at the current parameters equals (2 eta / (N E)) * KL + gamma * R in
+    its gradient. The two forms weigh the terms differently: the regression
+    form at (lr, gamma) moves the network exactly as the direct form at
+    (lr * 2 eta / (N E), gamma * N E / (2 eta)). See
+    ``derivations/regression_step.md`` for gamma = 0.
     """
     Z = encoder.forward(X_batch, training=True)
     dZ, dcentroids = kl_gradients(Z, centroids, P_batch, alpha)
@@ -94,7 +113,76 @@ def dec_step(
     else:
         raise ValueError(f"unknown DEC method {method!r}; expected {DEC_METHODS}")
 
+    # the reconstruction term, backpropagated through the decoder to z
+    if gamma > 0:
+        if decoder is None:
+            raise ValueError("gamma > 0 needs the decoder of the autoencoder")
+        _, drecon = mse_loss(decoder.forward(Z, training=True), X_batch)
+        dout = dout + decoder.backward(gamma * drecon)
+
     encoder.backward(dout)
+    return dcentroids, kl
+
+
+def dec_step(
+    encoder: Sequential,
+    optimizer,
+    X_batch: np.ndarray,
+    P_batch: np.ndarray,
+    centroids: np.ndarray,
+    eta: float,
+    lr: float,
+    alpha: float,
+    method: str = "regression",
+    gamma: float = 0.0,
+    decoder: Sequential | None = None,
+) -> tuple[np.ndarray, float]:
+    """One DEC iteration on a minibatch; return the new centroids and batch KL.
+
+    Parameters
+    ----------
+    encoder : Sequential
+        f: (N, D) -> (N, E), updated in place by ``optimizer``.
+    optimizer : SGD or Adam
+        Built over ``encoder.parameters()``, or over the whole autoencoder's
+        parameters (encoder, then decoder) when gamma > 0.
+    X_batch : ndarray of shape (N, D)
+    P_batch : ndarray of shape (N, K)
+        The rows of the fixed target distribution for these samples.
+    centroids : ndarray of shape (K, E)
+        Not modified; the updated copy is returned.
+    eta : float
+        The step eta_t on the embedded points and the centroids.
+    lr : float
+        The optimizer's learning rate for the network.
+    alpha : float
+        Degrees of freedom of the Student's t kernel.
+    method : {"regression", "direct"}
+        See ``dec_gradients``.
+    gamma : float, default 0.0
+        Weight of the reconstruction error MSE(g(f(x)), x); 0 is plain DEC.
+    decoder : Sequential, optional
+        g: (N, E) -> (N, D), needed when gamma > 0.
+
+    Returns
+    -------
+    centroids : ndarray of shape (K, E)
+        mu - eta * dL/dmu.
+    kl : float
+        KL(P_batch || Q_batch) before the step.
+
+    Notes
+    -----
+    The step: the gradients of ``dec_gradients``, one optimizer step at rate
+    ``lr`` on the network, and mu <- mu - eta * dL/dmu for the centroids (no
+    optimizer; the reconstruction term does not depend on mu). With gamma = 0
+    and mse_loss the mean over N*E elements, the regression step backpropagates
+    dMSE/dz = 2 (z - y) / (N E) = (2 eta / (N E)) g, so it equals the direct
+    step at learning rate lr * 2 eta / (N E). See ``derivations/regression_step.md``.
+    """
+    dcentroids, kl = dec_gradients(
+        encoder, X_batch, P_batch, centroids, eta, alpha, method, gamma, decoder
+    )
     optimizer.step(lr)
     return centroids - eta * dcentroids, kl
 
@@ -106,7 +194,7 @@ class DEC:
     ----------
     n_clusters : int
         K, the number of clusters.
-    preset : {"spec", "paper", "quick"}
+    preset : {"spec", "paper", "quick", "long"}
         Where every setting left as None comes from (``numpy_dec.presets``).
     random_state : int
         Seeds every random source: weights, dropout masks, minibatch order and
@@ -115,7 +203,12 @@ class DEC:
         0 is silent; 1 reports progress on standard error.
     **settings
         Any key of a preset (``alpha``, ``finetune_epochs``, ``eta0``, ...), as
-        keywords; None means "take the preset's value".
+        keywords; None means "take the preset's value". Two of them switch
+        parts of the method off or on: ``layerwise_pretrain=False`` skips the
+        denoising pairs (the autoencoder is only fine-tuned end to end, from its
+        initial weights), and ``gamma > 0`` keeps the reconstruction error in
+        the DEC phase with that weight, updating the decoder too (see
+        ``dec_gradients``; ``gamma=0`` is plain DEC).
 
     Attributes
     ----------
@@ -128,7 +221,8 @@ class DEC:
     history_ : dict
         ``pretrain`` (loss per epoch per pair), ``finetune`` (loss per epoch),
         ``dec`` (one record per target update: iteration, KL per point, fraction
-        of changed assignments), ``seconds`` (per phase), ``converged``.
+        of changed assignments), ``seconds`` (per phase, summed over the sessions
+        of a resumed fit), ``converged``.
     n_features_in_ : int
     """
 
@@ -169,6 +263,8 @@ class DEC:
         update_interval: int | None = None,
         tol: float | None = None,
         max_iter: int | None = None,
+        layerwise_pretrain: bool | None = None,
+        gamma: float | None = None,
         random_state: int = 0,
         verbose: int = 0,
     ):
@@ -204,32 +300,21 @@ class DEC:
             value = getattr(self, name)
             if value is not None:
                 resolved[name] = value
-        resolved["hidden_sizes"] = tuple(int(h) for h in resolved["hidden_sizes"])
+        if isinstance(resolved["hidden_sizes"], (list, tuple)):
+            resolved["hidden_sizes"] = tuple(resolved["hidden_sizes"])
         return resolved
 
     def _check_settings(self, s: dict[str, Any]) -> None:
-        if not 0.0 <= float(s["drop_prob"]) < 1.0:
-            raise ValueError(f"drop_prob must be in [0, 1); got {s['drop_prob']}")
-        for name in ("update_interval", "max_iter", "batch_size", "kmeans_n_init"):
-            value = s[name]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an int; got {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value}")
-        for name in ("pretrain_epochs", "finetune_epochs"):
-            if int(s[name]) < 0:
-                raise ValueError(f"{name} must be >= 0; got {s[name]}")
-        for name in ("alpha", "eta0", "dec_lr", "pretrain_lr", "finetune_lr"):
-            if not float(s[name]) > 0:
-                raise ValueError(f"{name} must be > 0; got {s[name]}")
-        if not float(s["tol"]) >= 0:
-            raise ValueError(f"tol must be >= 0; got {s['tol']}")
-        if s["dec_method"] not in DEC_METHODS:
-            raise ValueError(
-                f"dec_method must be one of {DEC_METHODS}; got {s['dec_method']!r}"
+        """Raise TypeError or ValueError for any unusable setting or keyword."""
+        check_settings(s)
+        check_choice("dec_method", s["dec_method"], DEC_METHODS)
+        if not isinstance(s["layerwise_pretrain"], (bool, np.bool_)):
+            raise TypeError(
+                f"layerwise_pretrain must be True or False; got "
+                f"{s['layerwise_pretrain']!r}"
             )
-        if s["dtype"] not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64'; got {s['dtype']!r}")
+        check_real("gamma", s["gamma"], 0.0, low_open=False)
+        check_int("random_state", self.random_state, 0)
 
     def _build(self, n_features: int, s: dict[str, Any], rng) -> None:
         self.autoencoder_ = StackedDenoisingAutoencoder(
@@ -245,7 +330,16 @@ class DEC:
         )
         self.n_features_in_ = n_features
 
-    def fit(self, X: np.ndarray, y: None = None) -> "DEC":
+    def fit(
+        self,
+        X: np.ndarray,
+        y: None = None,
+        callback=None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
+    ) -> "DEC":
         """Pretrain, fine-tune, initialise by k-means and run DEC on X.
 
         Parameters
@@ -254,117 +348,174 @@ class DEC:
             Finite numeric data, already scaled (pixels / 255 for "spec").
         y : ignored
             Present for API consistency; clustering never sees labels.
+        callback : callable, optional
+            Called at every target update as ``callback(iteration, Z, centroids)``
+            with the embedding Z (N, E) and the centroids (K, E); for plots and
+            animations. Its return value is ignored.
+        checkpoint_dir : str or path-like, optional
+            Folder for ``checkpoint.npz``, written at the end of every phase
+            (and of every pretraining pair), every ``checkpoint_every`` epochs or
+            DEC target updates, and when Ctrl-C is pressed.
+        checkpoint_every : int, default 10
+            Epochs of pretraining or fine-tuning, or DEC target updates, between
+            two periodic checkpoints.
+        resume : bool, default False
+            Continue from the checkpoint in ``checkpoint_dir``, which must have
+            been written with the same resolved settings, ``n_clusters`` and
+            ``random_state``, and for the same X; the result is bit-identical to
+            an uninterrupted fit. Without a checkpoint there yet, the fit starts
+            from the beginning.
+
+        Raises
+        ------
+        numpy_dec.checkpoint.Interrupted
+            A KeyboardInterrupt, raised after Ctrl-C once the checkpoint has been
+            saved at the end of the current epoch or DEC iteration (or when
+            ``callback`` raises KeyboardInterrupt). Without ``checkpoint_dir``,
+            Ctrl-C raises KeyboardInterrupt as usual.
+        numpy_dec.storage.StorageError
+            A ValueError: the checkpoint to resume is damaged or does not match.
         """
         s = self.settings()
         self._check_settings(s)
         X = check_array(X, dtype=s["dtype"], name="X")
         check_n_clusters(self.n_clusters, X.shape[0])
-        seeds = np.random.SeedSequence(self.random_state).spawn(3)
-        init_rng, order_rng, kmeans_rng = (np.random.default_rng(q) for q in seeds)
-        reporter = Reporter(self.verbose)
-        seconds = {}
+        check_int("checkpoint_every", checkpoint_every, 1)
+        if resume and checkpoint_dir is None:
+            raise ValueError("resume=True needs the checkpoint_dir to resume from")
 
-        self._build(X.shape[1], s, init_rng)
-        ae = self.autoencoder_
-        train = dict(batch_size=int(s["batch_size"]), rng=order_rng,
-                     weight_decay=float(s["weight_decay"]), reporter=reporter)
+        # a fit stopped half-way must not leave an earlier fit's results behind
+        for name in ("cluster_centers_", "labels_", "kmeans_labels_", "history_"):
+            self.__dict__.pop(name, None)
+        seeds = np.random.SeedSequence(self.random_state).spawn(len(RNG_NAMES))
+        rngs = dict(zip(RNG_NAMES, (np.random.default_rng(q) for q in seeds)))
+        self._build(X.shape[1], s, rngs["init"])
+        run = fitting.Run(s, rngs, self.autoencoder_, Reporter(self.verbose), callback)
+        if checkpoint_dir is not None:
+            # what determines the result: the resolved settings, K, the seed
+            params = {**s, "n_clusters": self.n_clusters,
+                      "random_state": self.random_state}
+            identity = {"params": params, "data": fingerprint(X)}
+            run.saver = Checkpointer(checkpoint_dir, checkpoint_every, identity)
+            if resume:
+                self._resume(run, X)
 
-        start = time.perf_counter()
-        pretrain = ae.pretrain(
-            X, int(s["pretrain_epochs"]), optimizer=s["pretrain_optimizer"],
-            lr=float(s["pretrain_lr"]), momentum=float(s["pretrain_momentum"]),
-            lr_step=s["pretrain_lr_step"], **train,
-        )
-        seconds["pretrain"] = time.perf_counter() - start
+        with run.saver or contextlib.nullcontext():
+            fitting.pretrain(X, run)
+            fitting.finetune(X, run)
+            fitting.init_centroids(X, self.n_clusters, run)
+            self._run_dec(X, run)
 
-        start = time.perf_counter()
-        finetune = ae.finetune(
-            X, int(s["finetune_epochs"]), optimizer=s["finetune_optimizer"],
-            lr=float(s["finetune_lr"]), momentum=float(s["finetune_momentum"]),
-            lr_step=s["finetune_lr_step"], **train,
-        )
-        seconds["finetune"] = time.perf_counter() - start
-
-        # initial centroids: k-means on the embedding, lowest inertia kept
-        start = time.perf_counter()
-        reporter.phase("kmeans", f"{s['kmeans_n_init']} restarts on the embedding")
-        Z = ae.encode(X)
-        _warn_if_collapsed(Z)
-        centroids, self.kmeans_labels_, _ = kmeans(
-            Z, self.n_clusters, kmeans_rng, n_init=int(s["kmeans_n_init"])
-        )
-        seconds["kmeans_embedding"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        dec_history, converged = self._run_dec(X, centroids, s, order_rng, reporter)
-        seconds["dec"] = time.perf_counter() - start
-
-        self.history_ = {
-            "pretrain": pretrain,
-            "finetune": finetune,
-            "dec": dec_history,
-            "seconds": seconds,
-            "converged": converged,
-        }
+        state = run.state
+        self.history_ = state.history
+        self.kmeans_labels_ = state.kmeans_labels
+        self.cluster_centers_ = state.centroids
+        self.labels_ = state.previous
         return self
 
-    def _run_dec(self, X, centroids, s, rng, reporter):
-        """The DEC iterations; set cluster_centers_ and labels_."""
-        ae = self.autoencoder_
-        alpha, eta0 = float(s["alpha"]), float(s["eta0"])
-        interval, max_iter, tol = int(s["update_interval"]), int(s["max_iter"]), s["tol"]
-        optimizer = make_optimizer(
-            s["dec_optimizer"], ae.encoder, float(s["dec_momentum"]),
-            float(s["weight_decay"]),
+    def _resume(self, run: fitting.Run, X: np.ndarray) -> None:
+        """Load the checkpoint of ``run.saver`` into the network and the state."""
+        loaded = run.saver.load()
+        if loaded is None:
+            run.reporter.phase(
+                "resume", f"no checkpoint in {run.saver.directory} yet; starting "
+                "from the beginning"
+            )
+            return
+        header, arrays = loaded
+        run.state = unpack_state(
+            header, arrays, self.autoencoder_, run.rngs, X.shape[0],
+            self.n_clusters, run.saver.path,
         )
-        reporter.phase("dec", f"at most {max_iter} iterations, target every {interval}")
-        history, previous, converged = [], None, False
-        batches = iter(())
-        P = None
+        run.reporter.phase(
+            "resume", f"continuing from {run.saver.path}: "
+            f"{run.state.describe(run.s)}"
+        )
 
-        for iteration in range(max_iter + 1):
+    def _run_dec(self, X: np.ndarray, run: fitting.Run) -> None:
+        """The DEC iterations, from ``run.state.iteration`` on."""
+        state, s, ae = run.state, run.s, self.autoencoder_
+        if state.phase != "dec":
+            return
+        run.start_clock("dec")
+        alpha, eta0 = float(s["alpha"]), float(s["eta0"])
+        interval, max_iter = int(s["update_interval"]), int(s["max_iter"])
+        batch_size, n_samples = int(s["batch_size"]), X.shape[0]
+        # with the reconstruction term the decoder is trained as well
+        gamma = float(s["gamma"])
+        optimizer = run.make_optimizer(ae.autoencoder if gamma > 0 else ae.encoder,
+                                       "dec")
+        run.reporter.phase(
+            "dec", f"at most {max_iter} iterations, target every {interval}"
+        )
+        first = state.iteration
+
+        for iteration in range(first, max_iter + 1):
+            state.iteration = iteration
+            if iteration > first:
+                run.boundary(due=iteration % (interval * run.every) == 0)
+
             # recompute the target P on all data, and test for convergence
             if iteration % interval == 0 or iteration == max_iter:
-                Q = soft_assignment(ae.encode(X), centroids, alpha)
-                P = target_distribution(Q)
-                labels = Q.argmax(axis=1)
-                changed = 1.0 if previous is None else float(np.mean(labels != previous))
-                record = {
-                    "iteration": iteration,
-                    "kl_per_point": kl_divergence(P, Q) / X.shape[0],
-                    "changed": changed,
-                }
-                history.append(record)
-                reporter.progress(iteration, max_iter, kl=record["kl_per_point"],
-                                  changed=changed)
-                previous = labels
-                if iteration > 0 and changed < tol:
-                    converged = True
-                    break
-                if iteration == max_iter:
+                if self._target_update(X, run, iteration):
                     break
 
             # one minibatch step; a new permutation when the last one is used up
-            index = next(batches, None)
-            if index is None:
-                batches = minibatches(X.shape[0], int(s["batch_size"]), rng)
-                index = next(batches)
+            if state.order is None or state.position >= n_samples:
+                state.order = run.rngs["order"].permutation(n_samples)
+                state.position = 0
+            index = state.order[state.position : state.position + batch_size]
+            state.position += index.size
             eta = eta0 / float(np.sqrt(iteration + 1))
-            centroids, _ = dec_step(
-                ae.encoder, optimizer, X[index], P[index], centroids, eta,
-                float(s["dec_lr"]), alpha, s["dec_method"],
+            state.centroids, _ = dec_step(
+                ae.encoder, optimizer, X[index], state.P[index], state.centroids, eta,
+                float(s["dec_lr"]), alpha, s["dec_method"], gamma, ae.decoder,
             )
 
-        if not converged:
+        run.end_phase("done")
+        if not state.history["converged"]:
             warnings.warn(
                 f"DEC stopped at max_iter={max_iter} before the fraction of changed "
-                f"assignments fell below tol={tol} (last: {history[-1]['changed']:.4g})",
+                f"assignments fell below tol={s['tol']} (last: "
+                f"{state.history['dec'][-1]['changed']:.4g})",
                 RuntimeWarning,
                 stacklevel=3,
             )
-        self.cluster_centers_ = centroids
-        self.labels_ = previous
-        return history, converged
+
+    def _target_update(self, X: np.ndarray, run: fitting.Run, iteration: int) -> bool:
+        """Recompute P from all data and record it; True when DEC should stop.
+
+        DEC stops (converged) when fewer than ``tol`` of the assignments changed
+        since the last update, or at ``max_iter``.
+        """
+        state, s = run.state, run.s
+        Z = self.autoencoder_.encode(X)
+        if run.callback is not None:
+            try:
+                run.callback(iteration, Z, state.centroids)
+            except KeyboardInterrupt:
+                if run.saver is None:
+                    raise
+                run.saver.requested = True
+                run.boundary(due=True)
+
+        Q = soft_assignment(Z, state.centroids, float(s["alpha"]))
+        state.P = target_distribution(Q)
+        labels = Q.argmax(axis=1)
+        changed = (
+            1.0 if state.previous is None else float(np.mean(labels != state.previous))
+        )
+        record = {
+            "iteration": iteration,
+            "kl_per_point": kl_divergence(state.P, Q) / X.shape[0],
+            "changed": changed,
+        }
+        state.history["dec"].append(record)
+        run.reporter.progress(iteration, int(s["max_iter"]), kl=record["kl_per_point"],
+                              changed=changed)
+        state.previous = labels
+        state.history["converged"] = iteration > 0 and changed < s["tol"]
+        return state.history["converged"] or iteration == int(s["max_iter"])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "cluster_centers_"):
@@ -398,64 +549,18 @@ class DEC:
         """Fit on X and return ``labels_``."""
         return self.fit(X).labels_
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to a ``.npz`` file (no pickled objects)."""
         self._check_fitted()
-        arrays = {
-            f"ae.{name}": layer.params[key]
-            for name, layer, key in self.autoencoder_.autoencoder.named_parameters()
-        }
-        params = self.get_params()
-        params["hidden_sizes"] = (
-            None if params["hidden_sizes"] is None else list(params["hidden_sizes"])
-        )
-        header = {
-            "format_version": FORMAT_VERSION,
-            "params": params,
-            "n_features_in": int(self.n_features_in_),
-        }
-        np.savez(
-            path,
-            header=np.array(json.dumps(header)),
-            cluster_centers=self.cluster_centers_,
-            **arrays,
-        )
+        save_model(self, path)
 
     @classmethod
-    def load(cls, path) -> "DEC":
-        """Read a model written by ``save``; validates version and shapes."""
-        with np.load(path, allow_pickle=False) as archive:
-            if "header" not in archive.files:
-                raise ValueError(f"{path} is not a numpy_dec model (no header)")
-            header = json.loads(str(archive["header"]))
-            if header.get("format_version") != FORMAT_VERSION:
-                raise ValueError(
-                    f"{path} has model format {header.get('format_version')}; "
-                    f"this version reads format {FORMAT_VERSION}"
-                )
-            model = cls(**header["params"])
-            s = model.settings()
-            model._build(int(header["n_features_in"]), s, np.random.default_rng(0))
-            for name, layer, key in model.autoencoder_.autoencoder.named_parameters():
-                stored = archive[f"ae.{name}"]
-                expected = layer.params[key]
-                if stored.shape != expected.shape or stored.dtype != expected.dtype:
-                    raise ValueError(
-                        f"{path}: parameter {name} has shape {stored.shape} and dtype "
-                        f"{stored.dtype}; expected {expected.shape} {expected.dtype}"
-                    )
-                layer.params[key] = stored.copy()
-            model.cluster_centers_ = archive["cluster_centers"].copy()
-        return model
+    def load(cls, path: str | os.PathLike) -> "DEC":
+        """Read a model written by ``save``; validates version, shapes and dtypes.
 
+        Raises FileNotFoundError when the file is missing and
+        ``numpy_dec.storage.StorageError`` (a ValueError) when it is
+        damaged or not a numpy_dec model.
+        """
+        return load_model(cls, path)
 
-def _warn_if_collapsed(Z: np.ndarray) -> None:
-    """Warn when the embedding has (almost) no variance left."""
-    spread = float(Z.std(axis=0).max())
-    if spread < 1e-6:
-        warnings.warn(
-            f"the embedding has collapsed (largest per-dimension std {spread:.2e}); "
-            "clusters will be meaningless. Try a lower learning rate or more epochs",
-            RuntimeWarning,
-            stacklevel=3,
-        )

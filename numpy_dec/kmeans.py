@@ -10,6 +10,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import csr_array
 
 from numpy_dec.validation import check_n_clusters
 
@@ -51,10 +52,17 @@ def _distances(X: np.ndarray, x_sq: np.ndarray, C: np.ndarray) -> np.ndarray:
 
 
 def _assign(X: np.ndarray, x_sq: np.ndarray, C: np.ndarray):
-    """Nearest centroid of every point and the squared distance to it."""
-    d = _distances(X, x_sq, C)
-    labels = d.argmin(axis=1)
-    return labels, d[np.arange(X.shape[0]), labels]
+    """Nearest centroid of every point and the squared distance to it.
+
+    |x_i|^2 is the same for every centroid, so the argmin runs on
+    |c|^2 - 2 x c^T and |x_i|^2 is added to the minimum only.
+    """
+    partial = X @ np.ascontiguousarray(C.T)
+    partial *= -2.0
+    partial += np.einsum("kd,kd->k", C, C)[None, :]
+    labels = partial.argmin(axis=1)
+    min_dist = partial[np.arange(X.shape[0]), labels] + x_sq
+    return labels, np.maximum(min_dist, 0.0, out=min_dist)
 
 
 def _kmeans_plus_plus(X, x_sq, n_clusters: int, rng: np.random.Generator):
@@ -92,15 +100,19 @@ def _kmeans_plus_plus(X, x_sq, n_clusters: int, rng: np.random.Generator):
 def _update(X, labels, min_dist, n_clusters: int) -> np.ndarray:
     """Means of the clusters; an empty cluster moves to a far point.
 
-    The points farthest from their current centroid re-seed the empty
-    clusters, one point each.
+    The sums of the clusters are one product of the sparse (K, N) one-hot
+    membership matrix with X, O(N D). The points farthest from their current
+    centroid re-seed the empty clusters, one point each.
     """
+    n_samples = X.shape[0]
+    ones = np.ones(n_samples, dtype=X.dtype)
+    members = csr_array((ones, (labels, np.arange(n_samples))), (n_clusters, n_samples))
     counts = np.bincount(labels, minlength=n_clusters)
-    centroids = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)
-    for j in np.flatnonzero(counts):
-        centroids[j] = X[labels == j].mean(axis=0)
+    centroids = np.asarray(members @ X)
 
-    empty = np.flatnonzero(counts == 0)
+    filled = counts > 0
+    centroids[filled] /= counts[filled, None]
+    empty = np.flatnonzero(~filled)
     if empty.size:
         farthest = np.argsort(-min_dist, kind="stable")[: empty.size]
         centroids[empty] = X[farthest]
@@ -114,22 +126,19 @@ def _lloyd(X, x_sq, centroids, max_iter: int, tol: float):
     movement is <= tol. Returns (centroids, labels, inertia, converged), the
     labels and inertia being those of the returned centroids.
     """
+    labels, min_dist = _assign(X, x_sq, centroids)
     converged = False
-    previous = None
     for _ in range(max_iter):
-        labels, min_dist = _assign(X, x_sq, centroids)
-        if previous is not None and np.array_equal(labels, previous):
-            converged = True
-            break
-
         new = _update(X, labels, min_dist, centroids.shape[0])
         shift = float(((new - centroids) ** 2).sum())
-        centroids, previous = new, labels
-        if shift <= tol:
+        centroids = new
+
+        new_labels, min_dist = _assign(X, x_sq, centroids)
+        unchanged = np.array_equal(new_labels, labels)
+        labels = new_labels
+        if unchanged or shift <= tol:
             converged = True
             break
-
-    labels, min_dist = _assign(X, x_sq, centroids)
     return centroids, labels, float(min_dist.sum(dtype=np.float64)), converged
 
 

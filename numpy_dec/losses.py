@@ -39,10 +39,13 @@ def mse_loss(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     if pred.size == 0:
         raise ValueError("mse_loss needs at least one element, got empty arrays")
 
-    # residual, then its mean square
+    # residual (integer inputs give a float64 one), then its mean square
     diff = pred - target
+    if not np.issubdtype(diff.dtype, np.inexact):
+        diff = diff.astype(np.float64)
     loss = float(np.mean(diff * diff))
 
-    # gradient of the mean: each element contributes 2 * diff / (N D)
-    dpred = diff * (2.0 / diff.size)
-    return loss, dpred
+    # gradient of the mean: each element contributes 2 * diff / (N D); diff is
+    # a new array, so it is scaled in place and returned
+    diff *= 2.0 / diff.size
+    return loss, diff

@@ -173,8 +173,11 @@ class SGD(Optimizer):
         lr = _check_positive("lr", lr)
         velocity = self.state["velocity"]
         for p, g, i in self._gradients(self.weight_decay):
-            velocity[i] = self.momentum * velocity[i] + g
-            p -= lr * velocity[i]
+            # in place on the state: no new velocity array per step
+            v = velocity[i]
+            v *= self.momentum
+            v += g
+            p -= lr * v
         self.t += 1
 
 
@@ -228,9 +231,24 @@ class Adam(Optimizer):
         c2 = 1.0 - self.beta2**t
 
         for p, g, i in self._gradients(self.weight_decay):
-            m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * g
-            v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * (g * g)
-            p -= lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + self.eps)
+            # the moments are updated in place; the operations and their order
+            # are those of the formulas in Notes, so the results are unchanged
+            mi, vi = m[i], v[i]
+            mi *= self.beta1
+            mi += (1.0 - self.beta1) * g
+            g2 = g * g
+            g2 *= 1.0 - self.beta2
+            vi *= self.beta2
+            vi += g2
+
+            # p -= lr * m_hat / (sqrt(v_hat) + eps), reusing g2 for the denominator
+            step = mi / c1
+            step *= lr
+            np.divide(vi, c2, out=g2)
+            np.sqrt(g2, out=g2)
+            g2 += self.eps
+            step /= g2
+            p -= step
         self.t = t
 
 

@@ -55,6 +55,35 @@ def minibatches(n_samples: int, batch_size: int, rng: np.random.Generator):
         yield order[start : start + batch_size]
 
 
+def reconstruction_step(
+    model: Sequential, batch: np.ndarray, optimizer: SGD | Adam, lr: float
+) -> float:
+    """One minibatch step on the reconstruction error; return the batch loss.
+
+    Parameters
+    ----------
+    model : Sequential
+        Maps (N, D) to (N, D); run in training mode, so dropout is active.
+    batch : ndarray of shape (N, D)
+        Clean inputs, which are also the targets.
+    optimizer : SGD or Adam
+        Built over ``model.parameters()``; takes one step at rate ``lr``.
+
+    Returns
+    -------
+    float
+        ``mse_loss`` of the output before the step.
+    """
+    # forward with dropout on, reconstruct the clean batch
+    output = model.forward(batch, training=True)
+    loss, dout = mse_loss(output, batch)
+
+    # backward without the input gradient (the data need none), then one step
+    model.backward(dout, input_grad=False)
+    optimizer.step(lr)
+    return loss
+
+
 def train_reconstruction(
     model: Sequential,
     X: np.ndarray,
@@ -96,15 +125,7 @@ def train_reconstruction(
         total = 0.0
         for index in minibatches(X.shape[0], batch_size, rng):
             t += 1
-            batch = X[index]
-
-            # forward with dropout on, reconstruct the clean batch
-            output = model.forward(batch, training=True)
-            loss, dout = mse_loss(output, batch)
-
-            # backward, then one step of the optimizer
-            model.backward(dout)
-            optimizer.step(schedule(t))
+            loss = reconstruction_step(model, X[index], optimizer, schedule(t))
             total += loss * len(index)
 
         history.append(total / X.shape[0])

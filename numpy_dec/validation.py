@@ -6,15 +6,65 @@ Every check runs before any expensive work and raises ``ValueError`` or
 
 from __future__ import annotations
 
+import math
+import tokenize
 import warnings
+import zipfile
+from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
+
+from numpy_dec.layers import make_activation
+from numpy_dec.training import OPTIMIZERS
+
+# What reading a damaged file can raise inside numpy and zipfile; loaders turn
+# these into a ValueError that names the file.
+# (RuntimeError covers zipfile's "encrypted" and "not supported" refusals.)
+UNREADABLE_FILE_ERRORS = (
+    ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
+    SyntaxError, tokenize.TokenError, MemoryError,
+)
+
+# Largest |value| still taken as scaled input. Pixels / 255 reach 1 and the
+# paper's pixels x 0.02 reach 5.1; raw 0-255 bytes are far above.
+SCALE_THRESHOLD = 10.0
+
+
+def scale_hint(X, threshold: float = SCALE_THRESHOLD) -> str | None:
+    """Return a warning message when X looks unscaled, such as 0-255 pixels.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    threshold : float
+        Largest absolute value still taken as scaled input.
+
+    Returns
+    -------
+    str or None
+        A message naming the largest value and the fix, or None when every
+        |x| is at most ``threshold`` (or X is empty or not numeric).
+    """
+    X = np.asarray(X)
+    if X.size == 0 or X.dtype.kind not in "biuf":
+        return None
+    peak = float(np.max(np.abs(X)))
+    if not peak > threshold:
+        return None
+    return (
+        f"the input reaches {peak:g}, which looks like raw 0-255 pixel values "
+        "or other unscaled data; scale it to about [0, 1] first (pixels / 255, "
+        "as load_mnist does by default, or x 0.02 for the paper's preset), "
+        "otherwise training may be slow or diverge"
+    )
 
 
 def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:
     """Return X as a finite 2-D array of ``dtype``, shape (N, D).
 
-    Copies only when the dtype or the memory layout has to change.
+    Copies only when the dtype or the memory layout has to change. Warns
+    (RuntimeWarning) when the values look unscaled (see ``scale_hint``).
     """
     if isinstance(X, np.ndarray):
         array = X
@@ -47,23 +97,28 @@ def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {array.shape}")
 
-    array = np.ascontiguousarray(array, dtype=dtype)
+    _check_finite(array, name, "NaN or infinite values")
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    _check_finite(converted, name, f"values too large for {np.dtype(dtype)}")
+
+    hint = scale_hint(converted)
+    if hint is not None:
+        warnings.warn(f"{name}: {hint}", RuntimeWarning, stacklevel=3)
+    return converted
+
+
+def _check_finite(array: np.ndarray, name: str, what: str) -> None:
+    """Raise ValueError naming the count and the first non-finite entry."""
+    if array.dtype.kind != "f":
+        return
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.argwhere(~finite)
         raise ValueError(
-            f"{name} holds {len(bad)} NaN or infinite values (first at row "
-            f"{bad[0][0]}, column {bad[0][1]}); remove or impute them"
+            f"{name} holds {len(bad)} {what} (first at row {bad[0][0]}, column "
+            f"{bad[0][1]}); remove, impute or rescale them"
         )
-    if float(np.abs(array).max()) > 50.0:
-        warnings.warn(
-            f"{name} has values up to {float(np.abs(array).max()):.4g}; scale the "
-            "inputs first (pixels / 255, or x 0.02 for the paper's preset), "
-            "otherwise training may be slow or unstable",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return array
 
 
 def check_n_clusters(n_clusters, n_samples: int) -> int:
@@ -96,3 +151,91 @@ def check_labels(y, n_samples: int, name: str = "labels") -> np.ndarray:
         else:
             raise TypeError(f"{name} must be integers; got dtype {labels.dtype}")
     return labels
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Return value as an int >= minimum; bools and floats raise TypeError."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_real(
+    name: str, value, low: float = 0.0, high: float = math.inf,
+    low_open: bool = True, high_open: bool = True,
+) -> float:
+    """Return value as a float in the interval from low to high, or raise.
+
+    ``low_open`` and ``high_open`` exclude the bounds themselves.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        interval = (
+            f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        )
+        raise ValueError(f"{name} must be a finite number in {interval}; got {value}")
+    return value
+
+
+def check_choice(name: str, value, choices: tuple) -> Any:
+    """Return value when it is one of ``choices``, or raise ValueError."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def check_settings(s: dict[str, Any]) -> None:
+    """Check every setting of a preset-shaped dictionary, before any work.
+
+    Parameters
+    ----------
+    s : dict
+        Setting name -> value, with the keys of ``numpy_dec.presets.SPEC``
+        (``dec_method`` is checked by the estimator, which defines the methods).
+
+    Raises
+    ------
+    TypeError
+        When a value has the wrong type (a float epoch count, a string rate).
+    ValueError
+        When a value is out of range or not one of the valid names.
+    """
+    sizes = s["hidden_sizes"]
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (list, tuple)):
+        raise TypeError(f"hidden_sizes must be a list of ints; got {sizes!r}")
+    for size in sizes:
+        check_int("each of hidden_sizes", size, 1)
+    check_int("embedding_size", s["embedding_size"], 1)
+    for name in ("hidden_activation", "embedding_activation", "output_activation"):
+        try:
+            make_activation(s[name])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name}: {error}") from None
+
+    for name in ("batch_size", "update_interval", "max_iter", "kmeans_n_init"):
+        check_int(name, s[name], 1)
+    for name in ("pretrain_epochs", "finetune_epochs"):
+        check_int(name, s[name], 0)
+    for name in ("pretrain_lr_step", "finetune_lr_step"):
+        if s[name] is not None:
+            check_int(name, s[name], 1)
+
+    for name in ("input_scale", "init_std", "alpha", "eta0", "pretrain_lr",
+                 "finetune_lr", "dec_lr"):
+        check_real(name, s[name])
+    check_real("drop_prob", s["drop_prob"], 0.0, 1.0, low_open=False)
+    for name in ("pretrain_momentum", "finetune_momentum", "dec_momentum"):
+        check_real(name, s[name], 0.0, 1.0, low_open=False)
+    for name in ("weight_decay", "tol"):
+        check_real(name, s[name], 0.0, low_open=False)
+
+    check_choice("init", s["init"], ("glorot_uniform", "gaussian"))
+    check_choice("dtype", s["dtype"], ("float32", "float64"))
+    for name in ("pretrain_optimizer", "finetune_optimizer", "dec_optimizer"):
+        check_choice(name, s[name], OPTIMIZERS)

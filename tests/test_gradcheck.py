@@ -32,6 +32,7 @@ EXPECTED_CHECKS = [
     "denoising pair (frozen masks), mse to the clean input",
     "DEC loss through the encoder (sigmoid)",
     "DEC loss through the encoder (linear)",
+    "DEC loss + gamma * reconstruction, direct form",
 ]
 
 
