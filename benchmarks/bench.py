@@ -5,7 +5,8 @@
    256, SGD momentum 0.9) in numpy_dec and, when it is installed, in PyTorch
    CPU eager mode with the same threads: samples/s, ratio, fraction of peak.
 3. One DEC step (Q, P, KL, both gradients) over N = 1e3..1e5 and K = 5..100,
-   the fitted log-log slopes in N and in K, and a plot in benchmarks/out/.
+   the fitted log-log slopes in N and in K, and a plot in benchmarks/out/;
+   with threadpoolctl, the grid again with numpy's BLAS on one thread.
 4. Peak resident memory of the main job's data path and DEC on 70,000 x 784
    float32 synthetic data, as a multiple of the data size.
 
@@ -70,6 +71,24 @@ def blas_info() -> tuple[str, int]:
     return text, int(ours["num_threads"])
 
 
+def cpu_seconds() -> tuple[float, float, float]:
+    """(busy, total) CPU seconds of the whole machine, and this process's own.
+
+    From /proc/stat (user, nice, system, irq, softirq count as busy); the
+    difference over the run shows how much other processes took.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:8]]
+    except OSError:
+        return float("nan"), float("nan"), 0.0
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
+    own = os.times()
+    mine = own.user + own.system + own.children_user + own.children_system
+    return busy / tick, (busy + fields[3] + fields[4]) / tick, mine
+
+
 def square_product(n: int):
     """(call, FLOPs) of one float32 product of two n x n matrices."""
     rng = np.random.default_rng(n)
@@ -114,7 +133,7 @@ def bench_ae(repeat: int, number: int, threads: int, skip_torch: bool) -> dict:
     square_best = float("inf")
     for _ in range(repeat):
         for name, fn in steps.items():
-            time.sleep(0.2)
+            time.sleep(0.1)
             rounds[name] += time_rounds(fn, number, 1)
         square_best = min(square_best, *time_rounds(square, 1, 2))
     return {
@@ -148,11 +167,7 @@ def report_ae(ae: dict, peak: float) -> list[str]:
     return lines
 
 
-def bench_dec(quick: bool) -> dict:
-    n_values = dec_scaling.N_VALUES[:4] if quick else dec_scaling.N_VALUES
-    k_values = dec_scaling.K_VALUES
-    times = dec_scaling.time_grid(n_values, k_values)
-    dec_scaling.plot(n_values, k_values, times, OUT / "dec_scaling.png")
+def _grid(n_values, k_values, times: np.ndarray) -> dict:
     return {
         "n": list(n_values), "k": list(k_values), "seconds": times.tolist(),
         "slope_n": {k: dec_scaling.slope(n_values, times[:, b])
@@ -162,10 +177,30 @@ def bench_dec(quick: bool) -> dict:
     }
 
 
-def report_dec(dec: dict) -> list[str]:
+def bench_dec(quick: bool) -> dict:
+    """The grid with numpy's BLAS as configured and, when threadpoolctl is
+    installed, again with BLAS on one thread (to show what its threads cost)."""
+    n_values = dec_scaling.N_VALUES[:4] if quick else dec_scaling.N_VALUES
+    k_values = dec_scaling.K_VALUES
+    times = dec_scaling.time_grid(n_values, k_values)
+    single = None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        with threadpool_limits(1, user_api="blas"):
+            single = dec_scaling.time_grid(n_values, k_values)
+    dec_scaling.plot(n_values, k_values, times, OUT / "dec_scaling.png", single)
+    result = _grid(n_values, k_values, times)
+    result["one_thread"] = None if single is None else _grid(n_values, k_values, single)
+    return result
+
+
+def report_dec(dec: dict, label: str) -> list[str]:
     k_values = dec["k"]
     header = "".join(f"{'K=' + str(k):>10s}" for k in k_values)
-    lines = ["  ms per step" + header + "   slope in K"]
+    lines = [f"  {label}", "  ms per step" + header + "   slope in K"]
     for a, n in enumerate(dec["n"]):
         cells = "".join(f"{t * 1e3:10.2f}" for t in dec["seconds"][a])
         lines.append(f"  N={n:<9,d}" + cells + f"   {dec['slope_k'][n]:6.3f}")
@@ -173,7 +208,7 @@ def report_dec(dec: dict) -> list[str]:
     lines.append("  slope in N " + slopes)
     worst_n, worst_k = max(dec["slope_n"].values()), max(dec["slope_k"].values())
     lines.append(f"  largest slope: in N {worst_n:.3f}, in K {worst_k:.3f} "
-                 f"(target <= {TARGET_SLOPE:.2f}); plot {OUT / 'dec_scaling.png'}")
+                 f"(target <= {TARGET_SLOPE:.2f})")
     return lines
 
 
@@ -198,8 +233,7 @@ def report_memory(mem: dict) -> list[str]:
     )
     if not mem["resettable"]:
         lines.append("  (VmHWM could not be reset: each phase shows the peak so far)")
-    lines.append("  a phase lasts until the next starts, so a pretraining pair's window"
-                 " also holds the encoding of the next pair's input")
+    lines.append("  (a phase's window runs from its own progress line to the next one's)")
     return lines
 
 
@@ -241,6 +275,13 @@ def markdown(env: dict, peak: float, ae: dict, dec, mem) -> list[str]:
             f"{max(dec['slope_n'].values()):.2f} / "
             f"{max(dec['slope_k'].values()):.2f} | <= {TARGET_SLOPE:.2f} |"
         )
+        one = dec["one_thread"]
+        if one is not None:
+            rows.append(
+                f"| the same, BLAS on 1 thread | "
+                f"{max(one['slope_n'].values()):.2f} / "
+                f"{max(one['slope_k'].values()):.2f} | |"
+            )
     if mem is not None:
         rows.append(
             f"| peak RSS above baseline, main job on 70,000 x 784 | "
@@ -249,7 +290,8 @@ def markdown(env: dict, peak: float, ae: dict, dec, mem) -> list[str]:
     head = [
         f"Command: `make bench`; {env['date']}; machine: {env['nproc']} cores "
         f"(`nproc`), {env['cpu']}; numpy {env['numpy']}, BLAS {env['blas']}; "
-        f"load average at start {env['load']}.",
+        f"load average at start {env['load']}; other processes took "
+        f"{env['others']} of the CPU time during the run.",
         "",
     ]
     return head + rows
@@ -264,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dec", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
-    repeat, number = (3, 10) if args.quick else (9, 15)
+    repeat, number = (3, 10) if args.quick else (25, 5)
     start = time.perf_counter()
+    cpu_start = cpu_seconds()
 
     blas, threads = blas_info()
     _, torch_text = (None, "skipped") if args.skip_torch else ae_step.torch_status()
@@ -295,13 +338,22 @@ def main(argv: list[str] | None = None) -> int:
         print("\nDEC step: soft_assignment, target_distribution, kl_divergence, "
               f"kl_gradients, E = {dec_scaling.EMBEDDING_SIZE}, float32")
         dec = bench_dec(args.quick)
-        print("\n".join(report_dec(dec)))
+        print("\n".join(report_dec(dec, f"BLAS on {threads} threads")))
+        if dec["one_thread"] is not None:
+            print("\n".join(report_dec(dec["one_thread"], "BLAS on 1 thread")))
+        print(f"  plot: {OUT / 'dec_scaling.png'}")
 
     mem = None
     if not args.skip_memory:
         print("\npeak resident memory, main job's data path + DEC (fresh interpreter)")
         mem = memory.measure()
         print("\n".join(report_memory(mem)))
+
+    # the share of the machine that other processes took during the run
+    busy, total, mine = (b - a for a, b in zip(cpu_start, cpu_seconds()))
+    env["others"] = f"{max(busy - mine, 0.0) / total:.0%}" if total > 0 else "?"
+    print(f"\nother processes used {env['others']} of the machine's CPU time "
+          "during the run; figures from a busy machine are pessimistic")
 
     table = markdown(env, peak, ae, dec, mem)
     print("\nMarkdown for the README:\n")

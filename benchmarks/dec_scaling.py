@@ -33,7 +33,7 @@ def dec_step(Z: np.ndarray, centroids: np.ndarray, alpha: float = 1.0) -> float:
 
 
 def time_grid(
-    n_values=N_VALUES, k_values=K_VALUES, seconds: float = 0.15, repeat: int = 3
+    n_values=N_VALUES, k_values=K_VALUES, seconds: float = 0.1, repeat: int = 5
 ) -> np.ndarray:
     """Best seconds per step, array of shape (len(n_values), len(k_values))."""
     rng = np.random.default_rng(0)
@@ -54,8 +54,12 @@ def slope(sizes, times) -> float:
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
 
 
-def plot(n_values, k_values, times: np.ndarray, path: Path) -> None:
-    """Log-log plots of the step time against N (per K) and against K (per N)."""
+def plot(n_values, k_values, times: np.ndarray, path: Path, single=None) -> None:
+    """Log-log plots of the step time against N (per K) and against K (per N).
+
+    ``single``, when given, holds the times with BLAS on one thread, drawn as
+    dashed lines in the same colours.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,9 +67,13 @@ def plot(n_values, k_values, times: np.ndarray, path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     for b, k in enumerate(k_values):
-        left.loglog(n_values, times[:, b] * 1e3, "o-", label=f"K = {k}")
+        line = left.loglog(n_values, times[:, b] * 1e3, "o-", label=f"K = {k}")[0]
+        if single is not None:
+            left.loglog(n_values, single[:, b] * 1e3, "--", color=line.get_color())
     for a, n in enumerate(n_values):
-        right.loglog(k_values, times[a, :] * 1e3, "o-", label=f"N = {n:,}")
+        line = right.loglog(k_values, times[a, :] * 1e3, "o-", label=f"N = {n:,}")[0]
+        if single is not None:
+            right.loglog(k_values, single[a, :] * 1e3, "--", color=line.get_color())
 
     # a line of slope 1 through the largest measurement, for reference
     n_ref = np.array([n_values[0], n_values[-1]], dtype=float)
@@ -78,7 +86,10 @@ def plot(n_values, k_values, times: np.ndarray, path: Path) -> None:
     for ax in (left, right):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"One DEC step (Q, P, KL, gradients), E = {EMBEDDING_SIZE}, float32")
+    title = f"One DEC step (Q, P, KL, gradients), E = {EMBEDDING_SIZE}, float32"
+    if single is not None:
+        title += "; dashed: BLAS on one thread"
+    fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

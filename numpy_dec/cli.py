@@ -1,4 +1,4 @@
-"""Command line: ``python -m numpy_dec run | gradcheck``.
+"""Command line: ``python -m numpy_dec run | experiment | gradcheck``.
 
 Bad input (options, settings, data files, a checkpoint that does not fit) ends
 the program with one line on standard error and exit code 2, before training
@@ -6,6 +6,8 @@ starts; progress goes to standard error; the results table goes to standard
 output. A run keeps its options in ``run.json`` and a checkpoint in its output
 folder; Ctrl-C saves the checkpoint (exit code 130) and
 ``python -m numpy_dec run --resume DIR`` continues it, bit for bit.
+``experiment`` fits a grid of settings over several seeds and tabulates means
+and spreads (``numpy_dec.experiment``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(
         commands.add_parser("run", help="pretrain, cluster and report (main job)")
     )
+    from numpy_dec.experiment import add_options as add_experiment_options
+
+    add_experiment_options(commands.add_parser(
+        "experiment", help="a grid of settings over several seeds: means and spreads"
+    ))
     grad = commands.add_parser("gradcheck", help="finite-difference check of every "
                                                  "derivative in the package")
     grad.add_argument("--only", nargs="*", help="names of the checks to run")
@@ -450,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         argv = sys.argv[1:] if argv is None else list(argv)
         return run(args, argv[argv.index("run") + 1:])
+    if args.command == "experiment":
+        from numpy_dec.experiment import main as experiment
+
+        return experiment(args)
     try:
         return gradcheck(args)
     except KeyboardInterrupt:

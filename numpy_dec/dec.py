@@ -74,7 +74,7 @@ def dec_gradients(
         Weight of the reconstruction error kept in the DEC phase; 0 is plain
         DEC, and leaves ``decoder`` untouched.
     decoder : Sequential, optional
-        g: (N, E) -> (N, D); needed when gamma > 0, and then its parameter
+        h: (N, E) -> (N, D); needed when gamma > 0, and then its parameter
         gradients are set too.
 
     Returns
@@ -86,15 +86,17 @@ def dec_gradients(
 
     Notes
     -----
-    With z = f(x), g = dL/dz (equation 4) and R(z) = MSE(g(z), x), the mean
+    With z = f(x), g = dL/dz (equation 4) and R(z) = MSE(h(z), x), the mean
     over N*D elements, the gradient reaching z is
 
         direct:      dJ/dz = g + gamma * dR/dz
         regression:  dJ/dz = 2 (z - y) / (N E) + gamma * dR/dz,  y = z - eta g
 
     and the decoder receives gamma * dR/dtheta_dec. The direct form is the
-    gradient of J = KL(P || Q) + gamma * MSE(g(f(x)), x); the regression form
-    that of J = MSE(f(x), y) + gamma * MSE(g(f(x)), x) with y held constant,
+    gradient of J = KL(P || Q) + gamma * MSE(h(f(x)), x), the KL summed over the
+    N points of the batch and P held fixed (its gradient with respect to the
+    centroids is dL/dmu: R does not depend on them); the regression form
+    that of J = MSE(f(x), y) + gamma * MSE(h(f(x)), x) with y held constant,
     which at the current parameters equals (2 eta / (N E)) * KL + gamma * R in
     its gradient. The two forms weigh the terms differently: the regression
     form at (lr, gamma) moves the network exactly as the direct form at
@@ -160,9 +162,9 @@ def dec_step(
     method : {"regression", "direct"}
         See ``dec_gradients``.
     gamma : float, default 0.0
-        Weight of the reconstruction error MSE(g(f(x)), x); 0 is plain DEC.
+        Weight of the reconstruction error MSE(h(f(x)), x); 0 is plain DEC.
     decoder : Sequential, optional
-        g: (N, E) -> (N, D), needed when gamma > 0.
+        h: (N, E) -> (N, D), needed when gamma > 0.
 
     Returns
     -------

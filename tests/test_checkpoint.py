@@ -22,7 +22,8 @@ from numpy_dec.storage import StorageError
 
 TINY = dict(hidden_sizes=(8, 8), embedding_size=3, pretrain_epochs=2,
             finetune_epochs=3, kmeans_n_init=2, max_iter=40, update_interval=10,
-            batch_size=16, tol=0.0, pretrain_lr_step=3, finetune_lr_step=5)
+            batch_size=16, tol=0.0, pretrain_lr_step=3, finetune_lr_step=5,
+            alpha=1.0)
 N_EPOCHS = 3 * TINY["pretrain_epochs"] + TINY["finetune_epochs"]
 
 pytestmark = pytest.mark.filterwarnings("ignore:DEC stopped at max_iter")

@@ -21,7 +21,7 @@ from numpy_dec.datasets import (
     scale_hint,
 )
 
-SHARED_TRAIN_LABELS = Path("/work/shared/data/mnist/train-labels-idx1-ubyte.gz")
+TRAIN_LABELS = Path(__file__).parent / "data" / "train-labels-idx1-ubyte.gz"
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
@@ -134,10 +134,12 @@ def test_read_idx_returns_writable_array(tmp_path):
     assert_array_equal(labels, [9, 1, 2, 3, 4, 5])
 
 
-def test_train_labels_from_shared_folder():
-    if not SHARED_TRAIN_LABELS.exists():
-        pytest.skip(f"{SHARED_TRAIN_LABELS} is not available")
-    labels = read_idx(SHARED_TRAIN_LABELS)
+def test_real_training_labels_file():
+    labels = read_idx(TRAIN_LABELS)
+    digest = hashlib.sha256(gzip.decompress(TRAIN_LABELS.read_bytes())).hexdigest()
+    assert digest == (
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+    )
     assert labels.shape == (60000,)
     assert_array_equal(labels[:8], [5, 0, 4, 1, 9, 2, 1, 3])
 
