@@ -233,7 +233,7 @@ def report_memory(mem: dict) -> list[str]:
     )
     if not mem["resettable"]:
         lines.append("  (VmHWM could not be reset: each phase shows the peak so far)")
-    lines.append("  (a phase's window runs from its own progress line to the next one's)")
+    lines.append("  (a phase's window runs from its progress line to the next one's)")
     return lines
 
 

@@ -122,7 +122,8 @@ def dec_gradients(
         _, drecon = mse_loss(decoder.forward(Z, training=True), X_batch)
         dout = dout + decoder.backward(gamma * drecon)
 
-    encoder.backward(dout)
+    # the gradient with respect to the input x is not needed
+    encoder.backward(dout, input_grad=False)
     return dcentroids, kl
 
 

@@ -227,7 +227,8 @@ def kmeans(
     mean = X.mean(axis=0)
     Xc = X - mean
     x_sq = np.einsum("nd,nd->n", Xc, Xc)
-    tol_abs = float(tol) * float(Xc.var(axis=0, dtype=np.float64).mean())
+    # the mean per-feature variance, from the row norms (no float64 copy of X)
+    tol_abs = float(tol) * float(x_sq.sum(dtype=np.float64)) / Xc.size
 
     best = None
     for _ in range(n_init):

@@ -240,7 +240,8 @@ class Sigmoid:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply the logistic function to x of shape (N, D); returns (N, D)."""
         # four passes over one new array (integers computed in float64): 0.17 ms
-        # at (256, 784) float32, where the two-branch np.where form took 2.4 ms
+        # on (256, 784) float32 N(0, 9) inputs, where a two-branch np.where
+        # form took 2.4 ms (its branches mispredict on mixed signs)
         dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64
         out = np.negative(x, dtype=dtype)
         with np.errstate(over="ignore"):

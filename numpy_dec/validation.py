@@ -49,7 +49,8 @@ def scale_hint(X, threshold: float = SCALE_THRESHOLD) -> str | None:
     X = np.asarray(X)
     if X.size == 0 or X.dtype.kind not in "biuf":
         return None
-    peak = float(np.max(np.abs(X)))
+    # two reductions instead of np.abs(X), which would copy the whole array
+    peak = max(-float(X.min()), float(X.max()))
     if not peak > threshold:
         return None
     return (
@@ -111,6 +112,10 @@ def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:
 def _check_finite(array: np.ndarray, name: str, what: str) -> None:
     """Raise ValueError naming the count and the first non-finite entry."""
     if array.dtype.kind != "f":
+        return
+
+    # min and max propagate NaN and show inf without a boolean copy of the data
+    if np.isfinite(array.min()) and np.isfinite(array.max()):
         return
     finite = np.isfinite(array)
     if not finite.all():

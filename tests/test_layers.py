@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from numpy_dec.autoencoder import StackedDenoisingAutoencoder
 from numpy_dec.layers import (
     Dense,
     Dropout,
@@ -257,3 +258,48 @@ def test_make_activation():
     assert make_activation("relu") is not make_activation("relu")
     with pytest.raises(ValueError, match="'relu', 'sigmoid', 'linear'"):
         make_activation("tanh")
+
+
+@pytest.mark.parametrize("which", ["autoencoder", "encoder", "pair 0", "pair 2"])
+def test_backward_without_input_grad_sets_the_same_grads(which):
+    rng = np.random.default_rng(0)
+    ae = StackedDenoisingAutoencoder((6, 5, 4, 3), rng, dtype=np.float64)
+    model = {"autoencoder": ae.autoencoder, "encoder": ae.encoder,
+             "pair 0": ae.pairs[0], "pair 2": ae.pairs[2]}[which]
+    x = rng.standard_normal((7, 4 if which == "pair 2" else 6))
+    out = model.forward(x, training=True)
+    for layer in model.layers:
+        layer.frozen = True  # dropout keeps its mask; other layers ignore it
+    dout = rng.standard_normal(out.shape)
+    dout_before = dout.copy()
+
+    dx = model.backward(dout)
+    full = {name: layer.grads[key] for name, layer, key in model.named_parameters()}
+    for _, layer, key in model.named_parameters():
+        layer.grads[key] = None  # each one must be set again
+    model.forward(x, training=True)
+    assert model.backward(dout, input_grad=False) is None
+    assert dx.shape == x.shape
+    assert_array_equal(dout, dout_before)
+    for name, layer, key in model.named_parameters():
+        assert_array_equal(layer.grads[key], full[name])
+
+
+def test_backward_without_input_grad_nested_and_parameter_free():
+    rng = np.random.default_rng(1)
+    net = Sequential([
+        ReLU(),
+        Sequential([Dense(3, 4, rng, dtype=np.float64), ReLU()]),
+        Dense(4, 2, rng, dtype=np.float64),
+    ])
+    x, dout = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    net.forward(x)
+    net.backward(dout)
+    full = {name: layer.grads[key] for name, layer, key in net.named_parameters()}
+    for _, layer, key in net.named_parameters():
+        layer.grads[key] = None  # each one must be set again
+    net.forward(x)
+    assert net.backward(dout, input_grad=False) is None
+    for name, layer, key in net.named_parameters():
+        assert_array_equal(layer.grads[key], full[name])
+    assert Sequential([ReLU()]).backward(dout, input_grad=False) is None
