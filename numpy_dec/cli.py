@@ -164,6 +164,11 @@ def _new_run_dir(args) -> Path:
                 f"--out {out} holds an unfinished run; continue it with "
                 f"--resume {out}, or choose another --out"
             )
+        if (out / "metrics.json").exists():
+            raise ValueError(
+                f"--out {out} holds a finished run; choose another --out, or "
+                "delete that folder first"
+            )
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{stamp}-{args.preset}-seed{args.seed}"
@@ -368,6 +373,9 @@ def run(args, argv: list[str]) -> int:
         # does not fit is the user's to fix, the rest is a genuine failure
         if out is not None and not isinstance(error, StorageError):
             raise
+        return _bad_input(error)
+    except FloatingPointError as error:
+        # a diverging run: the settings, not the program, are at fault
         return _bad_input(error)
     except Interrupted as stop:
         print(f"\ninterrupted: checkpoint saved at {stop.where} ({stop.path})\n"

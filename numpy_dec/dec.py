@@ -104,6 +104,11 @@ def dec_gradients(
     ``derivations/regression_step.md`` for gamma = 0.
     """
     Z = encoder.forward(X_batch, training=True)
+    if not (np.isfinite(Z).all() and np.isfinite(centroids).all()):
+        raise FloatingPointError(
+            "DEC diverged: the embedding or the centroids became NaN or "
+            "infinite; lower dec_lr or eta0"
+        )
     dZ, dcentroids = kl_gradients(Z, centroids, P_batch, alpha)
     kl = kl_divergence(P_batch, soft_assignment(Z, centroids, alpha))
 

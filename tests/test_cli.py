@@ -359,3 +359,18 @@ def test_bad_input_in_a_subprocess_has_no_traceback():
     assert process.returncode == 2
     assert process.stderr.startswith("error: n_clusters must be between 1")
     assert "Traceback" not in process.stderr
+
+
+def test_out_holding_a_finished_run_is_refused(data_file, reference, capsys):
+    out, before = reference
+    assert run("--data-file", data_file, *TINY, "--out", out) == 2
+    assert "holds a finished run" in capsys.readouterr().err
+    assert (out / "metrics.json").read_bytes() == before
+
+
+def test_diverging_dec_is_one_line_and_exit_2(data_file, tmp_path, capsys):
+    code = run("--data-file", data_file, *TINY, "--set", "dec_lr=1e30",
+               "--out", tmp_path / "diverged")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "diverged" in err and "Traceback" not in err
