@@ -53,7 +53,8 @@ def plot_dec(history: dict, path: Path) -> None:
 
 def plot_confusion(table: np.ndarray, path: Path, title: str) -> None:
     """A (classes x clusters) count table as an annotated heat map."""
-    fig, ax = plt.subplots(figsize=(1 + 0.55 * table.shape[1], 1 + 0.5 * table.shape[0]))
+    n_classes, n_clusters = table.shape
+    fig, ax = plt.subplots(figsize=(1 + 0.55 * n_clusters, 1 + 0.5 * n_classes))
     ax.imshow(table, cmap="Blues")
     for (i, j), count in np.ndenumerate(table):
         color = "white" if count > table.max() / 2 else "black"
