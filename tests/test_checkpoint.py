@@ -20,6 +20,8 @@ from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted
 from numpy_dec.dec import DEC
 from numpy_dec.storage import StorageError
 
+from helpers import blobs, fit_outputs, sigint_before_call
+
 TINY = dict(hidden_sizes=(8, 8), embedding_size=3, pretrain_epochs=2,
             finetune_epochs=3, kmeans_n_init=2, max_iter=40, update_interval=10,
             batch_size=16, tol=0.0, pretrain_lr_step=3, finetune_lr_step=5,
@@ -29,24 +31,11 @@ N_EPOCHS = 3 * TINY["pretrain_epochs"] + TINY["finetune_epochs"]
 pytestmark = pytest.mark.filterwarnings("ignore:DEC stopped at max_iter")
 
 
-def blobs(n=60, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(0.2, 0.8, size=(3, d))
-    X = centres[rng.integers(3, size=n)] + rng.normal(0, 0.05, size=(n, d))
-    return np.clip(X, 0, 1).astype(np.float32)
-
-
 X = blobs()
 
 
 def outputs(model):
-    """Everything a fit produces, timings aside."""
-    history = {k: v for k, v in model.history_.items() if k != "seconds"}
-    params = [layer.params[key].copy() for _, layer, key in
-              model.autoencoder_.autoencoder.named_parameters()]
-    return dict(labels=model.labels_, kmeans=model.kmeans_labels_,
-                centres=model.cluster_centers_, Q=model.predict_proba(X),
-                history=history, params=params)
+    return fit_outputs(model, X)
 
 
 def assert_same(a, b):
@@ -71,17 +60,9 @@ def resume(folder, dtype, **kwargs):
 
 def sigint_at(monkeypatch, module, name, call, times=1):
     """Send SIGINT to this process ``times`` times before the call-th call."""
-    original = getattr(module, name)
-    count = [0]
-
-    def wrapper(*args, **kwargs):
-        count[0] += 1
-        if count[0] == call:
-            for _ in range(times):
-                os.kill(os.getpid(), signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
+    monkeypatch.setattr(
+        module, name, sigint_before_call(getattr(module, name), call, times)
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,8 @@ from numpy_dec.datasets import MNIST_FILES
 from numpy_dec.dec import DEC
 from numpy_dec.metrics import cluster_accuracy
 
+from helpers import sigint_before_call
+
 TINY = ["--n-clusters", "3", "--pixel-restarts", "2", "--quiet",
         "--set", "hidden_sizes=[8,8]", "--set", "embedding_size=3",
         "--set", "pretrain_epochs=2", "--set", "finetune_epochs=3",
@@ -160,7 +162,7 @@ def test_resume_refuses_changed_data(tmp_path, capsys, data_file):
 def test_out_with_an_unfinished_run_is_refused(tmp_path, monkeypatch, capsys,
                                                data_file):
     out = tmp_path / "run"
-    monkeypatch.setattr(dec_module, "dec_step", _sigint_then(dec_module.dec_step, 3))
+    monkeypatch.setattr(dec_module, "dec_step", sigint_before_call(dec_module.dec_step, 3))
     assert run("--data-file", data_file, *TINY, "--out", out) == cli.EXIT_INTERRUPTED
     monkeypatch.undo()
     capsys.readouterr()
@@ -215,19 +217,6 @@ def test_another_seed_another_model(tmp_path, reference, data_file):
 # Ctrl-C and --resume, in-process
 
 
-def _sigint_then(function, call, times=1):
-    count = [0]
-
-    def wrapper(*args, **kwargs):
-        count[0] += 1
-        if count[0] == call:
-            for _ in range(times):
-                os.kill(os.getpid(), signal.SIGINT)
-        return function(*args, **kwargs)
-
-    return wrapper
-
-
 @pytest.mark.parametrize("where, call, times, message", [
     ("train_epoch", 1, 1,
      "interrupted: checkpoint saved at pretraining pair 1 of 3, 1 of 2 epochs done"),
@@ -241,7 +230,7 @@ def test_ctrl_c_then_resume_gives_the_same_metrics(tmp_path, monkeypatch, capsys
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT does not have Python's default handler here")
     module = fitting if where == "train_epoch" else dec_module
-    monkeypatch.setattr(module, where, _sigint_then(getattr(module, where), call,
+    monkeypatch.setattr(module, where, sigint_before_call(getattr(module, where), call,
                                                     times))
     out = tmp_path / "run"
     code = run("--data-file", data_file, *TINY, "--out", out, "--checkpoint-every", 1)

@@ -7,7 +7,6 @@ whole grid of 2 settings x 2 seeds takes a few seconds; the DEC-level tests use
 
 import csv
 import io
-import os
 import re
 import shutil
 import signal
@@ -30,6 +29,8 @@ from numpy_dec.formulas import (
 from numpy_dec.losses import mse_loss
 from numpy_dec.metrics import cluster_accuracy
 from numpy_dec.optim import SGD
+
+from helpers import blobs, fit_outputs, sigint_before_call
 
 pytestmark = pytest.mark.filterwarnings("ignore:DEC stopped at max_iter")
 
@@ -155,15 +156,10 @@ def test_ctrl_c_inside_a_fit_resumes_from_its_checkpoint(reference, tmp_path,
                                                          monkeypatch, capsys):
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT does not have Python's default handler here")
-    count, original = [0], dec_module.dec_step
-
-    def sigint_at_step_30(*args, **kwargs):
-        count[0] += 1
-        if count[0] == 30:  # iteration 9 of the second run (paper, seed 0)
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(dec_module, "dec_step", sigint_at_step_30)
+    # call 30 is iteration 9 of the second run (paper, seed 0)
+    monkeypatch.setattr(
+        dec_module, "dec_step", sigint_before_call(dec_module.dec_step, 30)
+    )
     out = tmp_path / "grid"
     code = experiment_command(*GRID, "--out", out, "--checkpoint-every", 1)
     assert code == cli.EXIT_INTERRUPTED
@@ -276,22 +272,7 @@ TINY = dict(n_clusters=3, hidden_sizes=(8, 8), embedding_size=3, pretrain_epochs
             batch_size=16, tol=0.0)
 
 
-def blobs(n=60, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(0.2, 0.8, size=(3, d))
-    X = centres[rng.integers(3, size=n)] + rng.normal(0, 0.05, size=(n, d))
-    return np.clip(X, 0, 1).astype(np.float32)
-
-
 X = blobs()
-
-
-def outputs(model):
-    history = {k: v for k, v in model.history_.items() if k != "seconds"}
-    params = [layer.params[key].copy() for _, layer, key in
-              model.autoencoder_.autoencoder.named_parameters()]
-    return dict(labels=model.labels_, kmeans=model.kmeans_labels_,
-                centres=model.cluster_centers_, history=history, params=params)
 
 
 def assert_same(a, b):
@@ -345,11 +326,11 @@ def test_gamma_zero_is_plain_dec_bit_for_bit(monkeypatch, method):
         return original(encoder, optimizer, *args)
 
     monkeypatch.setattr(dec_module, "dec_step", recording)
-    ours = outputs(DEC(**TINY, dec_method=method, gamma=0.0).fit(X))
+    ours = fit_outputs(DEC(**TINY, dec_method=method, gamma=0.0).fit(X))
     assert steps and all(steps)  # the optimizer holds the encoder only
 
     monkeypatch.setattr(dec_module, "dec_step", plain_dec_step)
-    assert_same(ours, outputs(DEC(**TINY, dec_method=method).fit(X)))
+    assert_same(ours, fit_outputs(DEC(**TINY, dec_method=method).fit(X)))
 
 
 def test_gamma_trains_the_decoder_in_the_dec_phase():
@@ -407,21 +388,15 @@ def test_gamma_fit_resumes_bit_for_bit(tmp_path, monkeypatch):
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT does not have Python's default handler here")
     settings = dict(**TINY, gamma=0.5, dec_optimizer="adam")
-    reference = outputs(DEC(**settings).fit(X))
-    count, original = [0], dec_module.dec_step
-
-    def sigint_at_step_15(*args, **kwargs):
-        count[0] += 1
-        if count[0] == 15:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(dec_module, "dec_step", sigint_at_step_15)
+    reference = fit_outputs(DEC(**settings).fit(X))
+    monkeypatch.setattr(
+        dec_module, "dec_step", sigint_before_call(dec_module.dec_step, 15)
+    )
     with pytest.raises(KeyboardInterrupt):
         DEC(**settings).fit(X, checkpoint_dir=tmp_path, checkpoint_every=1)
     monkeypatch.undo()
     resumed = DEC(**settings).fit(X, checkpoint_dir=tmp_path, resume=True)
-    assert_same(reference, outputs(resumed))
+    assert_same(reference, fit_outputs(resumed))
 
 
 @pytest.mark.parametrize("kwargs, error", [

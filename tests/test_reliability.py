@@ -19,17 +19,11 @@ from numpy_dec.optim import SGD
 from numpy_dec.storage import StorageError
 from numpy_dec.validation import check_array, check_labels
 
+from helpers import blobs
+
 TINY = dict(hidden_sizes=(8, 8), embedding_size=3, pretrain_epochs=2,
             finetune_epochs=3, kmeans_n_init=2, max_iter=40, update_interval=10,
             batch_size=16)
-
-
-def blobs(n=60, d=6, k=3, seed=0, dtype=np.float32):
-    """n points in [0, 1]^d around k centres."""
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(0.2, 0.8, size=(k, d))
-    X = centres[rng.integers(k, size=n)] + rng.normal(0, 0.05, size=(n, d))
-    return np.clip(X, 0, 1).astype(dtype)
 
 
 def fit(X, n_clusters=3, **kwargs):
