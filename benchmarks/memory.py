@@ -4,10 +4,11 @@
 raw IDX) into a temporary folder and runs this file as a fresh interpreter on
 them. The child does what ``python -m numpy_dec run --data-dir DIR`` does up to
 the results: ``load_mnist``, ``check_array``, k-means on the pixels,
-``DEC.fit`` and ``predict_proba``. Training epochs are set to 0 and DEC runs 20
-iterations: the pretraining pairs' inputs are still computed for all N rows, and
-ten fine-tuning steps on a view of the data add what a training step holds
-(the optimizer's state and one minibatch's arrays, independent of N).
+``DEC.fit`` and ``predict_proba``. Each pretraining pair trains one epoch over
+all N rows (a pair encodes its input one minibatch at a time), fine-tuning is
+set to 0 epochs and DEC runs 20 iterations; ten fine-tuning steps on a view of
+the data then add what a training step holds (the optimizer's state and one
+minibatch's arrays, independent of N).
 
 The peak of each phase is the kernel's high-water mark of the resident set
 (VmHWM in /proc/self/status), reset between phases by writing 5 to
@@ -118,7 +119,7 @@ def _child(data_dir: str) -> dict:
 
     close_phase("DEC.fit: build")
     model = DEC(
-        n_clusters=10, preset="spec", pretrain_epochs=0, finetune_epochs=0,
+        n_clusters=10, preset="spec", pretrain_epochs=1, finetune_epochs=0,
         kmeans_n_init=1, max_iter=20, update_interval=10,
     )
     with warnings.catch_warnings():

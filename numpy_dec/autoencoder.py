@@ -107,10 +107,12 @@ class StackedDenoisingAutoencoder:
         self.decoder = Sequential(decoder_layers)
         self.autoencoder = Sequential(encoder_layers + decoder_layers)
 
-    def _encode_pairs(self, X: np.ndarray, n_pairs: int, batch_size: int):
-        """Clean output of the first ``n_pairs`` encoder layers, (N, s_n_pairs)."""
-        stack = Sequential(self.encoder.layers[: 2 * n_pairs])
-        return _batched_forward(stack, X, batch_size)
+    def lower_pairs(self, p: int) -> Sequential | None:
+        """The encoder layers of pairs 0 .. p-1, whose output pair p reproduces.
+
+        None for the first pair, which reproduces the data itself.
+        """
+        return Sequential(self.encoder.layers[: 2 * p]) if p else None
 
     def pretrain(
         self,
@@ -147,7 +149,6 @@ class StackedDenoisingAutoencoder:
         reporter = reporter or Reporter(verbose=0)
         history = []
         for p, pair in enumerate(self.pairs):
-            pair_input = self._encode_pairs(X, p, batch_size) if p else X
             reporter.phase(
                 f"pretrain {p + 1}/{len(self.pairs)}",
                 f"pair {self.layer_sizes[p]}-{self.layer_sizes[p + 1]}"
@@ -156,8 +157,8 @@ class StackedDenoisingAutoencoder:
             opt = make_optimizer(optimizer, pair, momentum, weight_decay)
             history.append(
                 train_reconstruction(
-                    pair, pair_input, epochs, batch_size, opt,
-                    make_schedule(lr, lr_step), rng, reporter,
+                    pair, X, epochs, batch_size, opt, make_schedule(lr, lr_step),
+                    rng, reporter, self.lower_pairs(p),
                 )
             )
         return history
@@ -197,11 +198,16 @@ class StackedDenoisingAutoencoder:
 
 
 def _batched_forward(model: Sequential, X: np.ndarray, batch_size: int):
-    """Evaluation-mode forward pass over X in chunks, stacked into one array."""
-    chunks = [
-        model.forward(X[start : start + batch_size], training=False)
-        for start in range(0, X.shape[0], batch_size)
-    ]
-    if not chunks:
+    """Evaluation-mode forward pass over X in chunks, written into one array."""
+    if X.shape[0] == 0:
         raise ValueError("cannot run the network on an empty array")
-    return np.concatenate(chunks, axis=0)
+    first = model.forward(X[:batch_size], training=False)
+    # filling one preallocated array holds the output once; stacking a list
+    # of chunks would hold it twice at the moment of np.concatenate
+    out = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
+    out[: first.shape[0]] = first
+    for start in range(batch_size, X.shape[0], batch_size):
+        out[start : start + batch_size] = model.forward(
+            X[start : start + batch_size], training=False
+        )
+    return out

@@ -115,7 +115,8 @@ class Run:
         self.boundary(due=True)
 
 
-def train_epoch(model, X, optimizer, schedule, batch_size: int, rng) -> float:
+def train_epoch(model, X, optimizer, schedule, batch_size: int, rng,
+                lower: Sequential | None = None) -> float:
     """One epoch of ``train_reconstruction``; return its mean loss.
 
     The schedule continues from the optimizer's step count, so a phase run one
@@ -125,16 +126,17 @@ def train_epoch(model, X, optimizer, schedule, batch_size: int, rng) -> float:
     done = optimizer.t
     losses = train_reconstruction(
         model, X, 1, batch_size, optimizer, lambda t: schedule(done + t), rng,
-        Reporter(verbose=0),
+        Reporter(verbose=0), lower,
     )
     return losses[0]
 
 
-def _train_epochs(model, X, phase: str, losses: list, run: Run) -> None:
+def _train_epochs(model, X, phase: str, losses: list, run: Run,
+                  lower: Sequential | None = None) -> None:
     """Epochs ``run.state.epoch`` onwards of one reconstruction phase.
 
     Each epoch appends its mean loss to ``losses``; between two epochs the run
-    may write a checkpoint.
+    may write a checkpoint. ``lower`` is passed to ``train_reconstruction``.
     """
     s, state = run.s, run.state
     epochs = int(s[f"{phase}_epochs"])
@@ -143,7 +145,7 @@ def _train_epochs(model, X, phase: str, losses: list, run: Run) -> None:
     for epoch in range(state.epoch, epochs):
         # train_reconstruction raises FloatingPointError on a non-finite loss
         loss = train_epoch(model, X, optimizer, schedule, int(s["batch_size"]),
-                           run.rngs["order"])
+                           run.rngs["order"], lower)
         losses.append(loss)
         run.reporter.progress(epoch + 1, epochs, loss=loss)
         state.epoch = epoch + 1
@@ -154,8 +156,8 @@ def _train_epochs(model, X, phase: str, losses: list, run: Run) -> None:
 def pretrain(X: np.ndarray, run: Run) -> None:
     """Greedy layer-wise training of the denoising pairs, from the state on.
 
-    Pair p trains on the clean encoding of the first p pairs, with its own
-    optimizer; a checkpoint follows every pair. With the setting
+    Pair p trains on the clean encoding of the first p pairs (computed one
+    minibatch at a time), with its own optimizer; a checkpoint follows every pair. With the setting
     ``layerwise_pretrain`` False no pair is trained (the pretraining history
     stays empty) and fine-tuning starts from the initial weights.
     """
@@ -173,11 +175,10 @@ def pretrain(X: np.ndarray, run: Run) -> None:
             f"pretrain {p + 1}/{len(ae.pairs)}",
             f"pair {sizes[p]}-{sizes[p + 1]}-{sizes[p]}, {epochs} epochs",
         )
-        pair_input = ae._encode_pairs(X, p, int(run.s["batch_size"])) if p else X
         if len(state.history["pretrain"]) == p:
             state.history["pretrain"].append([])
-        _train_epochs(ae.pairs[p], pair_input, "pretrain",
-                      state.history["pretrain"][p], run)
+        _train_epochs(ae.pairs[p], X, "pretrain", state.history["pretrain"][p],
+                      run, ae.lower_pairs(p))
 
         # the next pair starts from epoch 0 with a fresh optimizer
         if p + 1 < len(ae.pairs):

@@ -93,6 +93,7 @@ def train_reconstruction(
     schedule,
     rng: np.random.Generator,
     reporter: Reporter,
+    lower: Sequential | None = None,
 ) -> list[float]:
     """Train ``model`` to reproduce ``X``; return the mean loss of each epoch.
 
@@ -112,6 +113,10 @@ def train_reconstruction(
         Draws the minibatch order (dropout masks use the layers' own generators).
     reporter : Reporter
         Receives one progress call per epoch.
+    lower : Sequential, optional
+        Frozen layers run in evaluation mode on every minibatch of X; ``model``
+        then reproduces their output instead of X. Layer-wise pretraining
+        trains a pair this way on the clean encoding of the pairs below it.
 
     Returns
     -------
@@ -125,7 +130,14 @@ def train_reconstruction(
         total = 0.0
         for index in minibatches(X.shape[0], batch_size, rng):
             t += 1
-            loss = reconstruction_step(model, X[index], optimizer, schedule(t))
+            batch = X[index]
+            if lower is not None:
+                # encoding one minibatch at a time, not all N rows up front,
+                # keeps memory independent of N: the input of the last pair on
+                # 70,000 images would be a (70000, 2000) array, 2.7 times the
+                # size of the float32 data
+                batch = lower.forward(batch, training=False)
+            loss = reconstruction_step(model, batch, optimizer, schedule(t))
             total += loss * len(index)
 
         history.append(total / X.shape[0])

@@ -65,6 +65,30 @@ def test_pretraining_and_finetuning_lower_the_loss():
     assert finetune[-1] < 0.5 * finetune[0]
 
 
+def test_pair_trains_on_the_clean_encoding_of_the_pairs_below():
+    # encoding each minibatch on the fly gives the same training as encoding
+    # all of X first and training the pair on that array
+    from numpy_dec.autoencoder import _batched_forward
+    from numpy_dec.reporting import Reporter
+    from numpy_dec.training import make_optimizer, make_schedule, train_reconstruction
+
+    X = np.random.default_rng(3).uniform(size=(70, 12))
+    weights = []
+    for on_the_fly in (True, False):
+        ae = make(seed=5)
+        lower = ae.lower_pairs(2)
+        pair_input = X if on_the_fly else _batched_forward(lower, X, 16)
+        train_reconstruction(
+            ae.pairs[2], pair_input, 2, 16, make_optimizer("adam", ae.pairs[2]),
+            make_schedule(1e-2, None), np.random.default_rng(6), Reporter(0),
+            lower if on_the_fly else None,
+        )
+        weights.append([layer.params["W"] for layer in ae.pairs[2].layers[1::3]])
+    for on_the_fly, precomputed in zip(*weights):
+        assert_allclose(on_the_fly, precomputed, rtol=1e-12, atol=1e-15)
+    assert make(seed=5).lower_pairs(0) is None
+
+
 def test_same_seed_same_weights_and_training():
     X = np.random.default_rng(3).uniform(size=(64, 12))
     runs = []

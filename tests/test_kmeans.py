@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from numpy_dec.kmeans import _lloyd, kmeans
+from numpy_dec.kmeans import _Centred, _lloyd, kmeans
 
 BLOB_CENTRES = np.array(
     [[0.0, 0.0], [20.0, 0.0], [0.0, 20.0], [20.0, 20.0], [10.0, 40.0]]
@@ -100,11 +100,11 @@ def test_empty_cluster_moves_to_farthest_point():
     # it empty; it moves to the point farthest from its centroid, (10, 0).
     X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
     seeds = np.array([[0.0, 0.5], [100.0, 100.0]])
-    x_sq = (X**2).sum(axis=1)
-    centroids, labels, inertia, converged = _lloyd(X, x_sq, seeds, 10, 0.0)
+    Xc = _Centred(X)
+    centroids, labels, inertia, converged = _lloyd(Xc, seeds - Xc.mean, 10, 0.0)
     assert converged
     assert_array_equal(labels, [0, 0, 1, 1])
-    assert_allclose(centroids, [[0.0, 0.5], [10.0, 0.5]])
+    assert_allclose(centroids + Xc.mean, [[0.0, 0.5], [10.0, 0.5]])
     assert inertia == pytest.approx(1.0)
 
 
