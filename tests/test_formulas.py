@@ -434,3 +434,23 @@ def test_validation_distributions():
         kl_gradients(Z, centroids, P[:-1])
     with pytest.raises(ValueError, match="sum to 1"):
         kl_gradients(Z, centroids, 2.0 * P)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blocks_of_rows_give_the_results_of_one_block(monkeypatch, dtype):
+    from numpy_dec import formulas
+
+    Z, centroids = _points(20, n=11, k=4, dtype=dtype)
+    P = target_distribution(soft_assignment(Z, centroids, 2.0))
+    Q_one = soft_assignment(Z, centroids, 2.0)
+    dZ_one, dC_one = kl_gradients(Z, centroids, P, 2.0)
+
+    # three rows a block: four blocks, the last one with two rows
+    monkeypatch.setattr(formulas, "_BLOCK_ENTRIES", 3 * centroids.shape[0])
+    assert len(formulas._row_blocks(11, 4)) == 4
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(soft_assignment(Z, centroids, 2.0), Q_one, rtol=rtol)
+    dZ, dC = kl_gradients(Z, centroids, P, 2.0)
+    assert_allclose(dZ, dZ_one, rtol=rtol)
+    assert_allclose(dC, dC_one, rtol=rtol, atol=rtol * np.abs(dC_one).max())
+    assert dZ.dtype == dC.dtype == dtype
