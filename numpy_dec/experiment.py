@@ -21,7 +21,8 @@ experiment.json
 
 The settings are a named grid (``GRIDS``) crossed with the sweeps of ``--set
 KEY=V1,V2,...``; a ``--set`` with one value changes every setting. The key
-``preset`` names the preset a setting starts from ("spec" otherwise). The
+``preset`` names the preset a setting starts from ("spec" otherwise; a setting
+of the default grid is named after the preset that ``--set`` fixes). The
 grids:
 
 default
@@ -179,11 +180,17 @@ def expand(grid: str, sweeps: list) -> list[tuple[str, dict]]:
     swept = [(key, values) for key, values in sweeps if len(values) > 1]
 
     bases, settings = GRIDS[grid][1], []
+    fixed_preset = next((values[0][0] for key, values in sweeps
+                         if key == "preset" and len(values) == 1), None)
     for base_name, base in bases:
+        # a setting that takes its preset from --set is named after it
+        from_set = fixed_preset is not None and "preset" not in base
+        if from_set:
+            base_name = fixed_preset
         for combination in itertools.product(*(values for _, values in swept)):
             pairs = list(zip((key for key, _ in swept), combination))
             names = [f"{key}={text}" for key, (text, _) in pairs]
-            if len(bases) > 1 or not names:
+            if len(bases) > 1 or not names or from_set:
                 names.insert(0, base_name)
             given = {**fixed, **{key: value for key, (_, value) in pairs}}
             settings.append(("+".join(names), {**base, **given, **{

@@ -236,6 +236,12 @@ def test_sweeps_and_names():
     assert [name for name, _ in experiment.expand("default", sweeps[:1])] == [
         "alpha=0.5", "alpha=2"]
 
+    # a preset fixed by --set names the settings of the default grid
+    paper = [experiment.parse_sweep("preset=paper")]
+    assert experiment.expand("default", paper) == [("paper", {"preset": "paper"})]
+    assert [name for name, _ in experiment.expand("default", paper + sweeps[:1])] == [
+        "paper+alpha=0.5", "paper+alpha=2"]
+
 
 def test_every_named_grid_resolves():
     for grid in experiment.GRIDS:
