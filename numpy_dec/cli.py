@@ -169,6 +169,15 @@ def _new_run_dir(args) -> Path:
                 f"--out {out} holds a finished run; choose another --out, or "
                 "delete that folder first"
             )
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; --out names a folder")
+        if out.is_dir() and not (out / RUN_FILE).exists() and any(out.iterdir()):
+            # a run writes metrics.json, model.npz, plots...: never over a
+            # folder of other files
+            raise ValueError(
+                f"--out {out} is a folder with other files in it; name a new or "
+                "empty folder"
+            )
     else:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{stamp}-{args.preset}-seed{args.seed}"
@@ -200,7 +209,10 @@ def _stored_args(args, argv: list[str]) -> argparse.Namespace:
     """The options of the run in ``args.resume``, read from its run.json."""
     given = sorted(_typed_options(argv) & {*STORED_OPTIONS, "out"})
     if given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        # the option's flag, which for the overrides is --set
+        flag = {"overrides": "set"}
+        flags = ", ".join("--" + flag.get(name, name).replace("_", "-")
+                          for name in given)
         raise ValueError(
             f"--resume continues with the settings stored in the run folder; drop "
             f"{flags} (only --quiet and --checkpoint-every may be given with it)"
@@ -375,8 +387,10 @@ def run(args, argv: list[str]) -> int:
             raise
         return _bad_input(error)
     except FloatingPointError as error:
-        # a diverging run: the settings, not the program, are at fault
-        return _bad_input(error)
+        # a diverging run: the settings, not the program, are at fault; its
+        # folder would diverge again on --resume, which keeps the settings
+        where = f" (delete {out} before reusing it as --out)" if out else ""
+        return _bad_input(f"{error}; start a new run with other settings{where}")
     except Interrupted as stop:
         print(f"\ninterrupted: checkpoint saved at {stop.where} ({stop.path})\n"
               f"continue with: {_resume_command(out)}", file=sys.stderr)
@@ -387,7 +401,19 @@ def run(args, argv: list[str]) -> int:
 
 
 def _resume_command(out: Path) -> str:
-    return f"python -m numpy_dec run --resume {shlex.quote(str(out))}"
+    """The command that continues the run in ``out``, with this interpreter.
+
+    The interpreter is named by its path (relative when it lies below the
+    current folder, as make's .venv/bin/python does), so that the command
+    works pasted into a shell where that virtual environment is not active.
+    """
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return (f"{shlex.quote(str(python))} -m numpy_dec run --resume "
+            f"{shlex.quote(str(out))}")
 
 
 def _interrupted_message(out: Path | None) -> str:

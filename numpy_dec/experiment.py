@@ -427,6 +427,11 @@ def main(args) -> int:
     except StorageError as error:
         # a checkpoint in the folder that another experiment wrote
         return _bad_input(error)
+    except FloatingPointError as error:
+        # a setting whose training diverges; the fits finished before it stay
+        write_outputs(job)
+        return _bad_input(f"{error}; the finished runs are kept in {job.out}; "
+                          "remove the diverging setting from the grid")
     except KeyboardInterrupt as stop:
         write_outputs(job)
         saved = isinstance(stop, Interrupted)

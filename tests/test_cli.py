@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -143,9 +144,12 @@ def test_errors_during_training_are_not_disguised_as_bad_input(tmp_path, monkeyp
 
 def test_resume_refuses_other_options(tmp_path, capsys, reference):
     out, _ = reference
-    for typed in (["--preset", "spec"], ["--see", "3"], ["--set", "alpha=2"]):
+    for typed, flag in ((["--preset", "spec"], "--preset"), (["--see", "3"], "--seed"),
+                        (["--set", "alpha=2"], "--set")):
         assert run("--resume", out, *typed) == cli.EXIT_BAD_INPUT
-        assert "--resume continues with the settings stored" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "--resume continues with the settings stored" in err
+        assert f"drop {flag} (only" in err
 
 
 def test_resume_refuses_changed_data(tmp_path, capsys, data_file):
@@ -237,7 +241,7 @@ def test_ctrl_c_then_resume_gives_the_same_metrics(tmp_path, monkeypatch, capsys
     assert code == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert message in err
-    assert f"continue with: python -m numpy_dec run --resume {out}" in err
+    assert f"-m numpy_dec run --resume {out}" in err
     assert not (out / "metrics.json").exists()
     monkeypatch.undo()
 
@@ -258,8 +262,9 @@ def test_ctrl_c_before_the_first_checkpoint(tmp_path, monkeypatch, capsys, refer
     monkeypatch.setattr("numpy_dec.kmeans.kmeans", interrupted)
     out = tmp_path / "run"
     assert run("--data-file", data_file, *TINY, "--out", out) == cli.EXIT_INTERRUPTED
-    assert ("interrupted before the first checkpoint; start the run again with: "
-            f"python -m numpy_dec run --resume {out}") in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "interrupted before the first checkpoint; start the run again with: " in err
+    assert f"-m numpy_dec run --resume {out}" in err
     monkeypatch.undo()
     assert run("--resume", out, "--quiet") == 0
     assert (out / "metrics.json").read_bytes() == reference[1]
@@ -335,7 +340,7 @@ def test_signal_from_outside_then_resume(tmp_path, mnist_reference, sig):
     if sig == signal.SIGINT:
         assert process.returncode == cli.EXIT_INTERRUPTED, err
         assert "Traceback" not in err
-        assert f"continue with: python -m numpy_dec run --resume {out}" in err
+        assert f"-m numpy_dec run --resume {out}" in err
     else:
         assert process.returncode == -signal.SIGKILL
     assert _resume_in_subprocess(out) == mnist_reference
@@ -363,3 +368,30 @@ def test_diverging_dec_is_one_line_and_exit_2(data_file, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "diverged" in err and "Traceback" not in err
+    # --resume would diverge again: the message says how to start afresh
+    assert f"delete {tmp_path / 'diverged'} before reusing it" in err
+
+
+def test_out_must_not_be_a_file_or_a_folder_of_other_files(data_file, tmp_path,
+                                                           capsys):
+    (tmp_path / "afile").write_text("mine\n")
+    assert run("--data-file", data_file, *TINY, "--out", tmp_path / "afile") == 2
+    assert "is a file; --out names a folder" in capsys.readouterr().err
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "model.npz").write_text("a file of the user's\n")
+    assert run("--data-file", data_file, *TINY, "--out", busy) == 2
+    assert "is a folder with other files in it" in capsys.readouterr().err
+    assert (busy / "model.npz").read_text() == "a file of the user's\n"
+    assert sorted(p.name for p in busy.iterdir()) == ["model.npz"]
+    # an empty folder is fine
+    (tmp_path / "empty").mkdir()
+    assert run("--data-file", data_file, *TINY, "--out", tmp_path / "empty") == 0
+
+
+def test_resume_command_names_this_interpreter():
+    command = cli._resume_command(Path("some run"))
+    assert command.endswith("-m numpy_dec run --resume 'some run'")
+    python = Path(shlex.split(command)[0])
+    assert (python if python.is_absolute() else Path.cwd() / python).samefile(
+        sys.executable)

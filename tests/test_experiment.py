@@ -431,3 +431,15 @@ def test_presets_keep_the_switches_off_and_document_every_setting():
     assert changed == {"pretrain_epochs", "finetune_epochs", "max_iter"}
     for key in presets.SPEC:
         assert re.search(rf"^ +{key} ", presets.__doc__, re.MULTILINE), key
+
+
+def test_a_diverging_setting_is_one_line_keeping_the_finished_runs(tmp_path, capsys):
+    out = tmp_path / "grid"
+    code = experiment_command(
+        "--n-samples", "300", "--n-clusters", "5", "--pixel-restarts", "2",
+        "--seeds", "0", "--quiet", *NETWORK, "--set", "dec_lr=1,1e30", "--out", out)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "diverged" in err and f"the finished runs are kept in {out}" in err
+    # the setting that finished before the diverging one is in the table
+    assert "dec_lr=1 " in (out / "results.md").read_text()
