@@ -84,6 +84,12 @@ def _read(path, what: str, header_only: bool) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
+    with open(path, "rb") as f:
+        start = f.read(4)
+    # an .npz file is a zip archive; anything else would reach np.load, whose
+    # message for it is about pickles
+    if start != b"PK\x03\x04":
+        raise StorageError(f"{path} is not a {what}: it is not an .npz archive")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -125,6 +131,12 @@ def save_model(model, path: str | os.PathLike) -> None:
 def load_model(cls, path: str | os.PathLike):
     """Read a model written by ``save_model``; checks version, shapes and dtypes."""
     header, arrays = read_archive(path, "numpy_dec model")
+    # both files lie in every run folder; numpy_dec.checkpoint names its kind
+    if header.get("format") == "numpy_dec checkpoint":
+        raise StorageError(
+            f"{path} is the checkpoint of a fit, not a model: load the model.npz "
+            "beside it, or continue the fit with --resume"
+        )
     if header.get("format_version") != MODEL_FORMAT:
         raise StorageError(
             f"{path} has model format {header.get('format_version')!r}; this "

@@ -213,3 +213,15 @@ def test_pickled_model_is_never_unpickled(fitted, folder):
     np.savez(path, **arrays)
     with pytest.raises(StorageError, match="not a numpy_dec model"):
         DEC.load(path)
+
+
+def test_a_text_file_or_a_checkpoint_is_not_taken_for_a_model(fitted, folder):
+    text = folder / "notes.npz"
+    text.write_text("not an archive\n")
+    with pytest.raises(StorageError, match="it is not an .npz archive") as caught:
+        DEC.load(text)
+    assert "pickle" not in str(caught.value)
+
+    _, _, source = fitted
+    with pytest.raises(StorageError, match="is the checkpoint of a fit, not a model"):
+        DEC.load(source / "checkpoint.npz")
