@@ -276,7 +276,11 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
     valid = get_preset(args.preset)
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
-        raise ValueError(f"unknown setting(s) {unknown}; valid: {sorted(valid)}")
+        # the estimator's own parameters have options of their own
+        options = {"preset": "--preset", "random_state": "--seed",
+                   "n_clusters": "--n-clusters"}
+        hint = "".join(f"; use {options[k]} for {k}" for k in unknown if k in options)
+        raise ValueError(f"unknown setting(s) {unknown}{hint}; valid: {sorted(valid)}")
     model = DEC(n_clusters=args.n_clusters, preset=args.preset,
                 random_state=args.seed, verbose=0 if args.quiet else 1, **overrides)
     settings = model.settings()

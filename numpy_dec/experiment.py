@@ -214,7 +214,8 @@ def resolve(overrides: dict, n_clusters: int) -> tuple[str, dict, dict]:
         raise ValueError(f"unknown preset {preset!r}; expected {sorted(PRESETS)}")
     unknown = sorted(set(overrides) - set(get_preset(preset)))
     if unknown:
-        raise ValueError(f"unknown setting(s) {unknown}; valid: {sorted(SPEC)}")
+        valid = sorted([*SPEC, "preset"])
+        raise ValueError(f"unknown setting(s) {unknown}; valid: {valid}")
 
     plain = {k: v for k, v in overrides.items() if not callable(v)}
     model = DEC(n_clusters=n_clusters, preset=preset, **plain)

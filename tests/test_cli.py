@@ -78,6 +78,8 @@ def _files(folder: Path) -> dict:
 
 BAD_INPUT = [
     (["--set", "nope=1"], "unknown setting"),
+    (["--set", "preset=paper"], "use --preset for preset"),
+    (["--set", "random_state=3"], "use --seed for random_state"),
     (["--set", "alpha=abc"], "alpha must be a real number; got 'abc'"),
     (["--set", "hidden_sizes=5"], "hidden_sizes must be a list of ints"),
     (["--set", "drop_prob=1"], r"drop_prob must be a finite number in \[0, 1\)"),

@@ -175,6 +175,7 @@ def test_ctrl_c_inside_a_fit_resumes_from_its_checkpoint(reference, tmp_path,
 
 BAD_INPUT = [
     (["--set", "nope=1,2"], "unknown setting"),
+    (["--set", "nope=1"], "valid: .*'preset'"),
     (["--set", "alpha=0,1"], "alpha must be a finite number"),
     (["--set", "preset=nope"], "unknown preset 'nope'"),
     (["--set", "gamma=-1"], "gamma must be a finite number in \\[0, inf\\)"),
