@@ -33,9 +33,10 @@ by one preset name plus the overrides it was given.
     The specification's network and settings with a larger budget: 2.5 times
     the pretraining epochs, twice the fine-tuning epochs and up to 10,000 DEC
     iterations. Changes from "spec": pretrain_epochs, finetune_epochs,
-    max_iter. On the embedded test set seed 0 took 15 minutes with one BLAS
-    thread, part of the time beside another job on a 2-core machine (DEC
-    converged after 1,080 iterations, far below the 10,000 allowed).
+    max_iter. On the embedded test set seeds 0 and 1 took 15 and 17 minutes
+    with one BLAS thread, part of the time beside other jobs on a 2-core
+    machine (DEC converged after 1,080 and 960 iterations, far below the
+    10,000 allowed).
 
 Every setting, its value in "spec", and where it comes from: [P] the DEC paper
 (Xie, Girshick and Farhadi, ICML 2016), [S] the specification notes, [E] chosen
