@@ -157,9 +157,10 @@ def pretrain(X: np.ndarray, run: Run) -> None:
     """Greedy layer-wise training of the denoising pairs, from the state on.
 
     Pair p trains on the clean encoding of the first p pairs (computed one
-    minibatch at a time), with its own optimizer; a checkpoint follows every pair. With the setting
-    ``layerwise_pretrain`` False no pair is trained (the pretraining history
-    stays empty) and fine-tuning starts from the initial weights.
+    minibatch at a time), with its own optimizer; a checkpoint follows every
+    pair. With the setting ``layerwise_pretrain`` False no pair is trained
+    (the pretraining history stays empty) and fine-tuning starts from the
+    initial weights.
     """
     state, ae = run.state, run.autoencoder
     if state.phase != "pretrain":

@@ -378,9 +378,10 @@ def kl_gradients(
         dcentroids = -(alpha+1)/alpha * (W.T @ Z - W.sum(0)[:, None] * centroids).
 
     They are evaluated for blocks of consecutive rows of Z, P and W, the sum
-    over i in dcentroids adding up block by block. Like the distances, this expanded form loses relative precision when the
-    coordinates are large compared with the distances between points and
-    centroids. See derivations/kl_gradients.md.
+    over i in dcentroids adding up block by block. Like the distances, this
+    expanded form loses relative precision when the coordinates are large
+    compared with the distances between points and centroids. See
+    derivations/kl_gradients.md.
     """
     Z, centroids = _check_points(Z, centroids)
     alpha = _check_alpha(alpha)

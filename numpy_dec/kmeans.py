@@ -139,6 +139,7 @@ def _kmeans_plus_plus(X: _Centred, n_clusters: int, rng: np.random.Generator):
     n_trials = 2 + int(math.log(n_clusters))
     chosen = [int(rng.integers(n_samples))]
     closest = _distances(X, X.rows(chosen))[:, 0]
+
     for _ in range(1, n_clusters):
         # Draw candidates by inverting the cumulative distribution; points that
         # coincide with a seed have zero width and cannot be drawn.
@@ -167,6 +168,7 @@ def _update(X: _Centred, labels, min_dist, n_clusters: int) -> np.ndarray:
     """
     counts = np.bincount(labels, minlength=n_clusters)
     centroids = X.sums(labels, n_clusters)
+
     filled = counts > 0
     centroids[filled] /= counts[filled, None]
     empty = np.flatnonzero(~filled)
@@ -189,6 +191,7 @@ def _lloyd(X: _Centred, centroids, max_iter: int, tol: float):
         new = _update(X, labels, min_dist, centroids.shape[0])
         shift = float(((new - centroids) ** 2).sum())
         centroids = new
+
         new_labels, min_dist = _assign(X, centroids)
         unchanged = np.array_equal(new_labels, labels)
         labels = new_labels
