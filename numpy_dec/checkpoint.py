@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from numpy_dec.storage import (
+    CHECKPOINT_KIND,
     StorageError,
     checked_array,
     copy_parameters,
@@ -32,7 +33,6 @@ from numpy_dec.storage import (
 )
 
 CHECKPOINT_FORMAT = 1
-CHECKPOINT_KIND = "numpy_dec checkpoint"
 CHECKPOINT_FILE = "checkpoint.npz"
 PHASES = ("pretrain", "finetune", "kmeans", "dec", "done")
 RNG_NAMES = ("init", "order", "kmeans")

@@ -19,6 +19,8 @@ import numpy as np
 from numpy_dec.validation import UNREADABLE_FILE_ERRORS
 
 MODEL_FORMAT = 1
+# the "format" field of a checkpoint (numpy_dec.checkpoint); models have none
+CHECKPOINT_KIND = "numpy_dec checkpoint"
 
 
 class StorageError(ValueError):
@@ -131,8 +133,8 @@ def save_model(model, path: str | os.PathLike) -> None:
 def load_model(cls, path: str | os.PathLike):
     """Read a model written by ``save_model``; checks version, shapes and dtypes."""
     header, arrays = read_archive(path, "numpy_dec model")
-    # both files lie in every run folder; numpy_dec.checkpoint names its kind
-    if header.get("format") == "numpy_dec checkpoint":
+    # both files lie in every run folder
+    if header.get("format") == CHECKPOINT_KIND:
         raise StorageError(
             f"{path} is the checkpoint of a fit, not a model: load the model.npz "
             "beside it, or continue the fit with --resume"

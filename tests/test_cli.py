@@ -168,7 +168,8 @@ def test_resume_refuses_changed_data(tmp_path, capsys, data_file):
 def test_out_with_an_unfinished_run_is_refused(tmp_path, monkeypatch, capsys,
                                                data_file):
     out = tmp_path / "run"
-    monkeypatch.setattr(dec_module, "dec_step", sigint_before_call(dec_module.dec_step, 3))
+    monkeypatch.setattr(dec_module, "dec_step",
+                        sigint_before_call(dec_module.dec_step, 3))
     assert run("--data-file", data_file, *TINY, "--out", out) == cli.EXIT_INTERRUPTED
     monkeypatch.undo()
     capsys.readouterr()
