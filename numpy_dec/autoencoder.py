@@ -201,13 +201,11 @@ def _batched_forward(model: Sequential, X: np.ndarray, batch_size: int):
     """Evaluation-mode forward pass over X in chunks, written into one array."""
     if X.shape[0] == 0:
         raise ValueError("cannot run the network on an empty array")
-    first = model.forward(X[:batch_size], training=False)
+    first = model.predict(X[:batch_size])
     # filling one preallocated array holds the output once; stacking a list
     # of chunks would hold it twice at the moment of np.concatenate
     out = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
     out[: first.shape[0]] = first
     for start in range(batch_size, X.shape[0], batch_size):
-        out[start : start + batch_size] = model.forward(
-            X[start : start + batch_size], training=False
-        )
+        out[start : start + batch_size] = model.predict(X[start : start + batch_size])
     return out

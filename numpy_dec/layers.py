@@ -188,14 +188,15 @@ class ReLU:
     params, grads : dict
         Empty.
     cache : ndarray of shape (N, D) or None
-        The input of the last ``forward``.
+        The output of the last ``forward``.
 
     Notes
     -----
     Forward: out = max(x, 0).
-    Backward: dx = dout * (x > 0). The derivative at exactly x = 0 is taken as 0;
-    the function has a kink there, so finite differences are only meaningful for
-    inputs farther than the step h from 0.
+    Backward: dx = dout * (x > 0) = dout * (out > 0), as out > 0 exactly where
+    x > 0. The derivative at exactly x = 0 is taken as 0; the function has a
+    kink there, so finite differences are only meaningful for inputs farther
+    than the step h from 0.
     """
 
     def __init__(self) -> None:
@@ -205,11 +206,15 @@ class ReLU:
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Apply max(x, 0) elementwise to x of shape (N, D); returns (N, D)."""
-        self.cache = x
-        return np.maximum(x, 0)
+        # keeping the output, not the input: the next layer holds the output
+        # anyway, so x can be freed; in the stacked autoencoder that is 6,000
+        # of the 13,578 numbers a sample caches (6.1 MiB per 256-row minibatch)
+        out = np.maximum(x, 0)
+        self.cache = out
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Return dx = dout * (x > 0), shape (N, D)."""
+        """Return dx = dout * (out > 0), shape (N, D)."""
         _require_cache(self)
         return dout * (self.cache > 0)
 
@@ -410,6 +415,24 @@ class Sequential:
         """Run x of shape (N, D) through every layer; returns (N, H_last)."""
         for layer in self.layers:
             x = layer.forward(x, training=training)
+        return x
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Evaluation-mode forward of x (N, D) that keeps nothing for backward.
+
+        The output is that of ``forward(x, training=False)``. Each layer's
+        cache is dropped as soon as the layer has run, so only the current
+        layer's input and output are held: for 1,024 rows of the
+        784-500-500-2000-10 encoder 16 MiB at most, instead of the 25 MiB of
+        cached activations that ``forward`` keeps until the next call.
+        ``backward`` needs a ``forward`` first.
+        """
+        for layer in self.layers:
+            if isinstance(layer, Sequential):
+                x = layer.predict(x)
+            else:
+                x = layer.forward(x, training=False)
+                layer.cache = None
         return x
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:

@@ -7,7 +7,6 @@ Classes and clusters are ordered by increasing label value.
 """
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from numpy_dec.validation import check_labels
 
@@ -99,6 +98,10 @@ def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     min(n_classes, n_clusters) pairs are matched and every point of an
     unmatched cluster counts as wrong.
     """
+    # imported here, not at the top: scipy.optimize brings scipy.linalg and a
+    # second OpenBLAS, 47 MiB resident, which training never needs
+    from scipy.optimize import linear_sum_assignment
+
     table = contingency_matrix(y_true, y_pred)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return float(table[rows, cols].sum() / table.sum())

@@ -231,25 +231,42 @@ class Adam(Optimizer):
         c2 = 1.0 - self.beta2**t
 
         for p, g, i in self._gradients(self.weight_decay):
-            # the moments are updated in place; the operations and their order
-            # are those of the formulas in Notes, so the results are unchanged
-            mi, vi = m[i], v[i]
-            mi *= self.beta1
-            mi += (1.0 - self.beta1) * g
-            g2 = g * g
-            g2 *= 1.0 - self.beta2
-            vi *= self.beta2
-            vi += g2
+            for rows in _row_blocks(p.shape, _BLOCK_ENTRIES):
+                # the moments are updated in place; the operations and their
+                # order are those of the formulas in Notes, entry by entry
+                pb, gb, mb, vb = p[rows], g[rows], m[i][rows], v[i][rows]
+                mb *= self.beta1
+                mb += (1.0 - self.beta1) * gb
+                g2 = gb * gb
+                g2 *= 1.0 - self.beta2
+                vb *= self.beta2
+                vb += g2
 
-            # p -= lr * m_hat / (sqrt(v_hat) + eps), reusing g2 for the denominator
-            step = mi / c1
-            step *= lr
-            np.divide(vi, c2, out=g2)
-            np.sqrt(g2, out=g2)
-            g2 += self.eps
-            step /= g2
-            p -= step
+                # p -= lr * m_hat / (sqrt(v_hat) + eps), g2 reused below
+                step = mb / c1
+                step *= lr
+                np.divide(vb, c2, out=g2)
+                np.sqrt(g2, out=g2)
+                g2 += self.eps
+                step /= g2
+                pb -= step
         self.t = t
+
+
+# Entries per block of rows in Adam's step. Its two temporaries then take
+# 2 MiB in float32 instead of twice the largest parameter (2 x 3.8 MiB for a
+# 500 x 2000 weight), with the same results and no loss of speed.
+_BLOCK_ENTRIES = 262144
+
+
+def _row_blocks(shape: tuple[int, ...], entries: int) -> list:
+    """Indices cutting an array of ``shape`` along its first axis into blocks
+    of about ``entries`` entries each; a 0-d array is one block."""
+    if not shape:
+        return [Ellipsis]
+    per_row = max(1, math.prod(shape[1:]))
+    step = max(1, entries // per_row)
+    return [slice(start, start + step) for start in range(0, shape[0], step)]
 
 
 def _check_iteration(t: int) -> int:

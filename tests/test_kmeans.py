@@ -143,6 +143,8 @@ def test_validation_n_clusters_type(n_clusters):
         ({"X": np.zeros(10)}, ValueError, "2-D"),
         ({"X": np.zeros((0, 2))}, ValueError, "empty"),
         ({"X": np.full((10, 2), np.nan)}, ValueError, "NaN"),
+        ({"X": np.where(np.eye(10, 2) > 0, -np.inf, 1.0)}, ValueError, "infinite"),
+        ({"X": np.where(np.eye(10, 2) > 0, np.nan, 1.0)}, ValueError, "NaN"),
         ({"X": np.zeros((10, 2), dtype=complex)}, TypeError, "real numbers"),
         ({"rng": 0}, TypeError, "Generator"),
         ({"rng": np.random.RandomState(0)}, TypeError, "Generator"),

@@ -229,6 +229,29 @@ def test_sequential_forward_backward_matches_manual_chain():
     assert_allclose(dx, g, rtol=1e-15)
 
 
+def test_relu_keeps_its_output_and_backward_uses_it():
+    relu = ReLU()
+    x = np.array([[-1.5, 0.0, 2.0], [3.0, -0.5, 0.25]])
+    out = relu.forward(x)
+    assert relu.cache is out
+    dout = np.arange(1.0, 7.0).reshape(2, 3)
+    assert_array_equal(relu.backward(dout), dout * (x > 0))
+
+
+def test_predict_matches_forward_and_keeps_no_cache():
+    rng = np.random.default_rng(12)
+    inner = _small_net(rng)
+    net = Sequential([inner, Dropout(0.5, rng), Dense(2, 3, rng, dtype=np.float64)])
+    x = rng.standard_normal((6, 3))
+
+    expected = net.forward(x, training=False)
+    assert_array_equal(net.predict(x), expected)
+    leaves = inner.layers + net.layers[1:]
+    assert all(layer.cache is None for layer in leaves)
+    with pytest.raises(RuntimeError):
+        net.backward(np.ones((6, 3)))
+
+
 def test_sequential_parameter_names_and_order():
     rng = np.random.default_rng(12)
     net = _small_net(rng)

@@ -82,6 +82,27 @@ def test_adam_second_step_matches_formula():
     assert_allclose(layer.params["w"], [p2], rtol=1e-14)
 
 
+def test_adam_in_row_blocks_equals_one_block(monkeypatch):
+    # the step works on blocks of rows; their size must not change a single bit
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((37, 11)).astype(np.float32)
+    grads = [rng.standard_normal((37, 11)).astype(np.float32) for _ in range(3)]
+
+    def train(block_entries):
+        monkeypatch.setattr("numpy_dec.optim._BLOCK_ENTRIES", block_entries)
+        layer = SimpleNamespace(params={"w": values.copy()}, grads={})
+        opt = Adam([(layer, "w")], weight_decay=1e-2)
+        for g in grads:
+            layer.grads["w"] = g
+            opt.step(1e-2)
+        return layer.params["w"], opt.state["m"][0], opt.state["v"][0]
+
+    whole = train(values.size)
+    for block_entries in (1, 30, 100):
+        for a, b in zip(train(block_entries), whole):
+            assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("make", [
     lambda p: SGD(p, momentum=0.9, weight_decay=1e-3),
     lambda p: Adam(p, weight_decay=1e-3),
