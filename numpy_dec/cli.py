@@ -329,15 +329,17 @@ def _train_and_report(job) -> int:
     from numpy_dec.animation import FrameRecorder, write_embedding_gif
     from numpy_dec.metrics import contingency_matrix
     from numpy_dec.reporting import Reporter
+    from numpy_dec.validation import scale_checked
 
     args, model, X, y, out = job.args, job.model, job.X, job.y, job.out
     recorder = FrameRecorder(max_points=2000) if args.animation else None
     reporter = Reporter(0 if args.quiet else 1)
     reporter.phase("data", f"{job.source}; writing to {out}")
     pixel_labels, pixel_seconds = _pixel_baseline(job, reporter)
-    model.fit(X, callback=recorder, checkpoint_dir=out,
-              checkpoint_every=args.checkpoint_every, resume=job.resume)
-    Q = model.predict_proba(X)
+    with scale_checked():
+        model.fit(X, callback=recorder, checkpoint_dir=out,
+                  checkpoint_every=args.checkpoint_every, resume=job.resume)
+        Q = model.predict_proba(X)
 
     # metrics.json is identical for identical runs; the timings go apart
     results = {

@@ -323,6 +323,8 @@ class DEC:
             )
         check_real("gamma", s["gamma"], 0.0, low_open=False)
         check_int("random_state", self.random_state, 0)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check_int("verbose", self.verbose, 0)
 
     def _build(self, n_features: int, s: dict[str, Any], rng) -> None:
         self.autoencoder_ = StackedDenoisingAutoencoder(

@@ -337,12 +337,14 @@ def fit_one(job, setting, seed: int, checkpoints: Path) -> dict:
     """Fit one setting with one seed (resumable in ``checkpoints``); its record."""
     from numpy_dec.cli import _scores
     from numpy_dec.dec import DEC
+    from numpy_dec.validation import scale_checked
 
     model = DEC(n_clusters=job.args.n_clusters, preset=setting.preset,
                 random_state=seed, verbose=0 if job.args.quiet else 1,
                 **setting.overrides)
-    model.fit(setting.data.X, checkpoint_dir=checkpoints, resume=True,
-              checkpoint_every=job.args.checkpoint_every)
+    with scale_checked():
+        model.fit(setting.data.X, checkpoint_dir=checkpoints, resume=True,
+                  checkpoint_every=job.args.checkpoint_every)
     y = setting.data.y
     return {"setting": setting.name,
             "scores": {"kmeans_embedding": _scores(y, model.kmeans_labels_),

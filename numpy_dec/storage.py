@@ -50,6 +50,10 @@ def _params_from_json(params: dict) -> dict:
 def write_atomic(path: str | os.PathLike, write: Callable) -> None:
     """Call ``write(file)`` on a temporary file, then move it onto ``path``."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {path}: the folder {path.parent} does not exist"
+        )
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "wb") as f:

@@ -6,6 +6,7 @@ Every check runs before any expensive work and raises ``ValueError`` or
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tokenize
 import warnings
@@ -59,6 +60,21 @@ def scale_hint(X, threshold: float = SCALE_THRESHOLD) -> str | None:
         "as load_mnist does by default, or x 0.02 for the paper's preset), "
         "otherwise training may be slow or diverge"
     )
+
+
+@contextlib.contextmanager
+def scale_checked():
+    """Inside the block, ``check_array`` does not repeat the unscaled-input warning.
+
+    The commands check their data once when they load it, and warn there; the
+    estimator's fit and predict, called inside this block, would otherwise
+    warn again about the same array.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"[^:]*: the input reaches ", category=RuntimeWarning
+        )
+        yield
 
 
 def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:

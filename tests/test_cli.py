@@ -398,3 +398,14 @@ def test_resume_command_names_this_interpreter():
     python = Path(shlex.split(command)[0])
     assert (python if python.is_absolute() else Path.cwd() / python).samefile(
         sys.executable)
+
+
+def test_unscaled_input_is_warned_about_once(tmp_path, data_file):
+    # 0-255 values: the loader's check warns; fit and predict do not repeat it
+    data = np.load(data_file)
+    raw = tmp_path / "raw.npz"
+    np.savez(raw, X=data["X"] * 255, y=data["y"])
+    with pytest.warns(RuntimeWarning, match="the input reaches") as caught:
+        assert run("--data-file", raw, *TINY, "--out", tmp_path / "run") == 0
+    scale = [w for w in caught if "the input reaches" in str(w.message)]
+    assert len(scale) == 1

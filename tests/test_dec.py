@@ -195,9 +195,18 @@ def test_fit_rejects_non_numeric_X():
         (dict(n_clusters=2, dec_method="sideways"), ValueError),
         (dict(n_clusters=2, preset="nope"), ValueError),
         (dict(n_clusters=2, alpha=0.0), ValueError),
+        (dict(n_clusters=2, verbose="yes"), TypeError),
+        (dict(n_clusters=2, verbose=-1), ValueError),
     ],
 )
 def test_fit_rejects_bad_settings(kwargs, error):
     X = np.random.default_rng(0).uniform(size=(20, 4))
     with pytest.raises(error):
         DEC(**kwargs).fit(X)
+
+
+def test_save_into_a_missing_folder_names_the_folder(fitted, tmp_path):
+    target = tmp_path / "missing" / "model.npz"
+    with pytest.raises(FileNotFoundError, match="folder .*missing does not exist"):
+        fitted.save(target)
+    assert not target.parent.exists()
