@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import platform
 import shlex
 import sys
 import time
@@ -251,6 +253,33 @@ def _write_run_file(args, out: Path) -> None:
     write_atomic(out / RUN_FILE, lambda f: f.write(text.encode("utf-8")))
 
 
+def environment() -> dict:
+    """What decides the numbers besides the settings: versions, BLAS, threads.
+
+    OpenBLAS runs one thread per available core unless OPENBLAS_NUM_THREADS
+    or OMP_NUM_THREADS sets the number, and results match bit for bit only
+    at the same thread count; a variable that is not set is stored as null.
+    """
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{blas['name']} {blas['version']}"
+    except (TypeError, KeyError):
+        blas = "unknown (numpy.show_config has no dicts mode before numpy 1.26)"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "machine": platform.machine(),
+        "cores_available": cores,
+        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
 def _absolute_paths(args) -> None:
     """Make the data paths absolute, so that a resumed run finds the same files."""
     for name in ("data_dir", "data_file", "labels_file"):
@@ -355,7 +384,8 @@ def _train_and_report(job) -> int:
         "converged": model.history_["converged"],
     }
     seconds = {"kmeans_pixels": pixel_seconds, **model.history_["seconds"]}
-    for name, content in (("metrics.json", results), ("timings.json", seconds)):
+    for name, content in (("metrics.json", results), ("timings.json", seconds),
+                          ("environment.json", environment())):
         text = json.dumps(content, indent=2) + "\n"
         write_atomic(out / name, lambda f, text=text: f.write(text.encode("utf-8")))
     model.save(out / "model.npz")

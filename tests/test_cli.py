@@ -193,6 +193,10 @@ def test_outputs(reference, data_file):
                             "kmeans_embedding", "dec"}
     assert json.loads((out / "run.json").read_text())["options"]["data_file"] == str(
         data_file.resolve())
+    env = json.loads((out / "environment.json").read_text())
+    assert env["numpy"] == np.__version__ and env["cores_available"] >= 1
+    # make test sets one BLAS thread; the run records the variable as it was
+    assert env["OPENBLAS_NUM_THREADS"] == os.environ.get("OPENBLAS_NUM_THREADS")
 
     # the saved model gives the labels that were scored
     with np.load(data_file) as archive:
