@@ -174,6 +174,9 @@ class Dense:
                 f"dout has {dout.shape[0]} rows but the last input had {x.shape[0]}"
             )
 
+        # the previous step's gradients are released before the new ones are
+        # computed, so the two never coexist (4 MiB for a 2000 x 500 weight)
+        self.grads = {}
         self.grads = {"W": x.T @ dout, "b": dout.sum(axis=0)}
         if not input_grad:
             return None
