@@ -27,6 +27,7 @@ from numpy_dec.validation import scale_hint  # noqa: F401  (public here too)
 
 GZIP_MAGIC = b"\x1f\x8b"
 NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with entries, an empty one
 IDX_UBYTE = 0x08
 IDX_LABELS_MAGIC = 0x00000801
 IDX_IMAGES_MAGIC = 0x00000803
@@ -440,12 +441,27 @@ def _load_npz(
     path: Path, data_keys: tuple[str, ...], label_keys: tuple[str, ...], what: str
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load the main array and the optional labels from a .npz archive."""
+    with open(path, "rb") as f:
+        start = f.read(len(NPY_MAGIC))
+    if start.startswith(NPY_MAGIC):
+        raise ValueError(f"{path} is a single .npy array; give it the .npy extension")
+    # an .npz file is a zip archive; np.load's message for anything else is
+    # about pickles
+    if not start.startswith(ZIP_MAGIC):
+        raise ValueError(f"{path} is not an .npz archive (a zip file of arrays)")
+    # opened here, so that the file is closed even when np.load fails on it
+    with open(path, "rb") as f:
+        return _read_npz(f, path, data_keys, label_keys, what)
+
+
+def _read_npz(
+    f: BinaryIO, path: Path, data_keys: tuple[str, ...], label_keys: tuple[str, ...],
+    what: str,
+) -> tuple[np.ndarray, np.ndarray | None]:
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = np.load(f, allow_pickle=False)
     except UNREADABLE_FILE_ERRORS as exc:
         raise ValueError(_np_load_message(path, exc)) from exc
-    if isinstance(archive, np.ndarray):
-        raise ValueError(f"{path} is a single .npy array; give it the .npy extension")
 
     # A known key wins; otherwise the archive's only remaining array.
     with archive:

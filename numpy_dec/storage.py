@@ -97,15 +97,17 @@ def _read(path, what: str, header_only: bool) -> tuple[dict, dict]:
     if start != b"PK\x03\x04":
         raise StorageError(f"{path} is not a {what}: it is not an .npz archive")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an .npz archive")
-        with archive:
-            if "header" not in archive.files:
-                raise ValueError("no header")
-            names = [] if header_only else archive.files
-            arrays = {name: archive[name] for name in names}
-            text = archive["header"]
+        # opened here, so that the file is closed even when np.load fails on it
+        with open(path, "rb") as f:
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an .npz archive")
+            with archive:
+                if "header" not in archive.files:
+                    raise ValueError("no header")
+                names = [] if header_only else archive.files
+                arrays = {name: archive[name] for name in names}
+                text = archive["header"]
         arrays.pop("header", None)
         if text.shape != () or text.dtype.kind != "U":
             raise ValueError("the header is not a string")

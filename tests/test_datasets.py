@@ -1,10 +1,12 @@
 """Tests for numpy_dec.datasets: IDX reading, MNIST loading, matrix files."""
 
+import gc
 import gzip
 import hashlib
 import pickle
 import re
 import struct
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -528,9 +530,34 @@ def test_plain_pickle_named_npy_is_refused(tmp_path):
         load_matrix(tmp_path / "x.npy")
 
 
-def test_garbage_npz_is_refused(tmp_path):
+def test_garbage_npz_is_refused_and_closed(tmp_path):
+    # a zip header with nothing behind it; np.load would leave the file open
     (tmp_path / "d.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
-    with pytest.raises(ValueError, match="not a readable NumPy file"):
+    message = ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            load_matrix(tmp_path / "d.npz")
+        except ValueError as error:
+            message = str(error)
+        # the traceback is gone here; an unclosed file would now be reported
+        gc.collect()
+    assert "not a readable NumPy file" in message
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, pickle.dumps([[1.0]])],
+                         ids=["random bytes", "a pickle"])
+def test_npz_that_is_not_a_zip_file_is_named_so(tmp_path, content):
+    (tmp_path / "d.npz").write_bytes(content)
+    with pytest.raises(ValueError, match=r"is not an \.npz archive"):
+        load_matrix(tmp_path / "d.npz")
+
+
+def test_npy_named_npz_is_refused(tmp_path):
+    np.save(tmp_path / "d.npy", np.zeros((3, 2)))
+    (tmp_path / "d.npy").rename(tmp_path / "d.npz")
+    with pytest.raises(ValueError, match="single .npy array"):
         load_matrix(tmp_path / "d.npz")
 
 
