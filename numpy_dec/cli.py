@@ -122,8 +122,8 @@ def _typed_options(argv: list[str]) -> set[str]:
     return {k for k, v in vars(namespace).items() if v is not unset and v != []}
 
 
-def _load_data(args, scale: float):
-    """(X, y or None, description) from the command line's data options."""
+def load_data(args, scale: float):
+    """(X, y or None, description) from the data options of run and experiment."""
     from numpy_dec.datasets import load_matrix, load_mnist
     from numpy_dec.validation import check_labels
 
@@ -191,7 +191,8 @@ def _new_run_dir(args) -> Path:
     return out
 
 
-def _scores(y, labels) -> dict | None:
+def score_labels(y, labels) -> dict | None:
+    """ACC, NMI and ARI of ``labels`` against the classes ``y``; None without y."""
     from numpy_dec.metrics import (
         adjusted_rand_index,
         cluster_accuracy,
@@ -317,7 +318,7 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
     check_int("--pixel-restarts", args.pixel_restarts, 1)
     check_int("--checkpoint-every", args.checkpoint_every, 1)
 
-    X, y, source = _load_data(args, float(settings["input_scale"]))
+    X, y, source = load_data(args, float(settings["input_scale"]))
     X = check_array(X, dtype=settings["dtype"])
     check_n_clusters(args.n_clusters, X.shape[0])
     out = Path(args.out) if resume else _new_run_dir(args)
@@ -372,9 +373,9 @@ def _train_and_report(job) -> int:
 
     # metrics.json is identical for identical runs; the timings go apart
     results = {
-        "kmeans_pixels": _scores(y, pixel_labels),
-        "kmeans_embedding": _scores(y, model.kmeans_labels_),
-        "dec": _scores(y, model.labels_),
+        "kmeans_pixels": score_labels(y, pixel_labels),
+        "kmeans_embedding": score_labels(y, model.kmeans_labels_),
+        "dec": score_labels(y, model.labels_),
         "seed": args.seed,
         "preset": args.preset,
         "data": job.source,
@@ -421,12 +422,12 @@ def run(args, argv: list[str]) -> int:
         # does not fit is the user's to fix, the rest is a genuine failure
         if out is not None and not isinstance(error, StorageError):
             raise
-        return _bad_input(error)
+        return report_bad_input(error)
     except FloatingPointError as error:
         # a diverging run: the settings, not the program, are at fault; its
         # folder would diverge again on --resume, which keeps the settings
         where = f" (delete {out} before reusing it as --out)" if out else ""
-        return _bad_input(f"{error}; start a new run with other settings{where}")
+        return report_bad_input(f"{error}; start a new run with other settings{where}")
     except Interrupted as stop:
         print(f"\ninterrupted: checkpoint saved at {stop.where} ({stop.path})\n"
               f"continue with: {_resume_command(out)}", file=sys.stderr)
@@ -466,7 +467,7 @@ def _interrupted_message(out: Path | None) -> str:
             f"continue with: {_resume_command(out)}")
 
 
-def _bad_input(error: Exception) -> int:
+def report_bad_input(error: Exception) -> int:
     """Report bad input on one line of standard error; return exit code 2."""
     print(f"error: {error}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -510,7 +511,7 @@ def gradcheck(args) -> int:
 
     unknown = sorted(set(args.only or ()) - set(registered_names()))
     if unknown:
-        return _bad_input(ValueError(
+        return report_bad_input(ValueError(
             f"unknown gradient checks {unknown}; registered: {registered_names()}"
         ))
     results = run_all(args.only or None)

@@ -227,10 +227,10 @@ def resolve(overrides: dict, n_clusters: int) -> tuple[str, dict, dict]:
 
 def _load(args, scale: float, dtype: str) -> SimpleNamespace:
     """The data at one input scale and dtype, with its labels and fingerprint."""
-    from numpy_dec.cli import _load_data
+    from numpy_dec.cli import load_data
     from numpy_dec.validation import check_array, check_n_clusters
 
-    X, y, source = _load_data(args, scale)
+    X, y, source = load_data(args, scale)
     if y is None:
         raise ValueError("the experiment scores the clusters against labels; give "
                          "them (a 'y' array in the file, or --labels-file)")
@@ -335,7 +335,7 @@ def pixel_kmeans(X: np.ndarray, n_clusters: int, seed: int, n_init: int):
 
 def fit_one(job, setting, seed: int, checkpoints: Path) -> dict:
     """Fit one setting with one seed (resumable in ``checkpoints``); its record."""
-    from numpy_dec.cli import _scores
+    from numpy_dec.cli import score_labels
     from numpy_dec.dec import DEC
     from numpy_dec.validation import scale_checked
 
@@ -347,8 +347,8 @@ def fit_one(job, setting, seed: int, checkpoints: Path) -> dict:
                   checkpoint_every=job.args.checkpoint_every)
     y = setting.data.y
     return {"setting": setting.name,
-            "scores": {"kmeans_embedding": _scores(y, model.kmeans_labels_),
-                       "dec": _scores(y, model.labels_)},
+            "scores": {"kmeans_embedding": score_labels(y, model.kmeans_labels_),
+                       "dec": score_labels(y, model.labels_)},
             "dec_iterations": model.history_["dec"][-1]["iteration"],
             "converged": model.history_["converged"],
             "seconds": model.history_["seconds"]}
@@ -356,7 +356,7 @@ def fit_one(job, setting, seed: int, checkpoints: Path) -> dict:
 
 def run_grid(job, reporter: Reporter) -> None:
     """Fit every (seed, setting) not finished yet, seeds in the outer loop."""
-    from numpy_dec.cli import _scores
+    from numpy_dec.cli import score_labels
 
     total, count = len(job.seeds) * len(job.settings), 0
     for seed in job.seeds:
@@ -367,7 +367,7 @@ def run_grid(job, reporter: Reporter) -> None:
             labels = pixel_kmeans(job.pixels.X, job.args.n_clusters, seed,
                                   job.args.pixel_restarts)
             _write_json(path, {"identity": identity,
-                               "scores": _scores(job.pixels.y, labels),
+                               "scores": score_labels(job.pixels.y, labels),
                                "seconds": time.perf_counter() - start})
 
         for setting in job.settings:
@@ -419,21 +419,21 @@ def write_outputs(job) -> str:
 
 def main(args) -> int:
     """The ``experiment`` command: exit code 0, 2 for bad input, 130 on Ctrl-C."""
-    from numpy_dec.cli import EXIT_INTERRUPTED, _bad_input
+    from numpy_dec.cli import EXIT_INTERRUPTED, report_bad_input
 
     try:
         job = prepare(args)
     except (ValueError, TypeError, OSError) as error:
-        return _bad_input(error)
+        return report_bad_input(error)
     try:
         run_grid(job, Reporter(0 if args.quiet else 1))
     except StorageError as error:
         # a checkpoint in the folder that another experiment wrote
-        return _bad_input(error)
+        return report_bad_input(error)
     except FloatingPointError as error:
         # a setting whose training diverges; the fits finished before it stay
         write_outputs(job)
-        return _bad_input(f"{error}; the finished runs are kept in {job.out}; "
+        return report_bad_input(f"{error}; the finished runs are kept in {job.out}; "
                           "remove the diverging setting from the grid")
     except KeyboardInterrupt as stop:
         write_outputs(job)
