@@ -310,8 +310,9 @@ def kmeans(
     if n_distinct < n_clusters:
         warnings.warn(
             f"k-means found only {n_distinct} distinct centroids for "
-            f"n_clusters={n_clusters} (usually because X has fewer distinct "
-            "points than clusters)",
+            f"n_clusters={n_clusters}: X has fewer distinct points than "
+            "clusters, or nearly all its points coincide (as in a collapsed "
+            "embedding)",
             RuntimeWarning,
             stacklevel=2,
         )
