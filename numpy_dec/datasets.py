@@ -518,7 +518,14 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             "expected comma-separated numbers"
         ) from None
     except ValueError as exc:
-        raise ValueError(f"{path} is not a table of numbers: {exc}") from exc
+        hint = ""
+        if ";" in first or "\t" in first:
+            hint = (
+                "; its first line holds ';' or tabs, but the values must be "
+                "separated by commas, with '.' as the decimal point"
+            )
+        reason = str(exc).rstrip(".")
+        raise ValueError(f"{path} is not a table of numbers: {reason}{hint}") from exc
     if not has_header or table.shape[0] == 0:
         return table, None
 

@@ -426,6 +426,15 @@ def test_matrix_non_numeric_csv(tmp_path):
         load_matrix(tmp_path / "d.csv")
 
 
+@pytest.mark.parametrize("text", ["a;b\n0.1;0.2\n", "0,1;0,2\n0,3;0,4\n",
+                                  "0.1\t0.2\n0.3\t0.4\n"],
+                         ids=["semicolons", "decimal commas", "tabs"])
+def test_csv_with_other_separators_says_commas_are_expected(tmp_path, text):
+    (tmp_path / "d.csv").write_text(text)
+    with pytest.raises(ValueError, match="must be separated by commas"):
+        load_matrix(tmp_path / "d.csv")
+
+
 def test_matrix_ragged_csv(tmp_path):
     (tmp_path / "d.csv").write_text("1,2,3\n4,5\n")
     with pytest.raises(ValueError, match="not a table of numbers"):
