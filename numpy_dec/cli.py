@@ -39,6 +39,9 @@ from numpy_dec.presets import PRESETS, get_preset
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 RUN_FILE = "run.json"
+ENV_FILE = "environment.json"
+# the variables that set the BLAS thread count; a resume command repeats them
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 RUN_FORMAT = "numpy_dec run 1"
 PIXELS_FILE = "kmeans_pixels.npz"
 # The options that define a run; --resume reads them back from run.json.
@@ -276,9 +279,47 @@ def environment() -> dict:
         "blas": blas,
         "machine": platform.machine(),
         "cores_available": cores,
-        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        **{name: os.environ.get(name) for name in THREAD_VARIABLES},
     }
+
+
+def _record_environment(out: Path, resume: bool) -> None:
+    """Store the environment in ``out/environment.json``: the one the run
+    started in under "started", every resumption's under "resumed".
+
+    A resumption whose environment differs from the start's (another BLAS
+    thread count, say) gives other numbers than an uninterrupted run; it is
+    allowed, with a warning that names the differences.
+    """
+    path, now = out / ENV_FILE, environment()
+    record = {"started": now, "resumed": []}
+    if resume:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            started = record["started"]
+            record["resumed"] = list(record.get("resumed", []))
+        except (OSError, ValueError, KeyError, TypeError):
+            record, started = {"started": None, "resumed": []}, None
+        if started is None:
+            warnings.warn(
+                f"{path} is missing or unreadable, so this resumption cannot be "
+                "checked against the environment the run started in",
+                RuntimeWarning, stacklevel=2,
+            )
+        else:
+            changed = [f"{key}: {started.get(key)!r} then, {value!r} now"
+                       for key, value in now.items() if started.get(key) != value]
+            if changed:
+                warnings.warn(
+                    "the run started in another environment ("
+                    + "; ".join(changed) + "); the resumed run will not match "
+                    "an uninterrupted one bit for bit. Set the same thread "
+                    "variables to resume exactly",
+                    RuntimeWarning, stacklevel=2,
+                )
+        record["resumed"].append(now)
+    text = json.dumps(record, indent=2) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _absolute_paths(args) -> None:
@@ -324,6 +365,7 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
     out = Path(args.out) if resume else _new_run_dir(args)
     if not resume:
         _write_run_file(args, out)
+    _record_environment(out, resume)
     return SimpleNamespace(args=args, model=model, settings=settings, X=X, y=y,
                            source=source, out=out, resume=resume)
 
@@ -385,8 +427,7 @@ def _train_and_report(job) -> int:
         "converged": model.history_["converged"],
     }
     seconds = {"kmeans_pixels": pixel_seconds, **model.history_["seconds"]}
-    for name, content in (("metrics.json", results), ("timings.json", seconds),
-                          ("environment.json", environment())):
+    for name, content in (("metrics.json", results), ("timings.json", seconds)):
         text = json.dumps(content, indent=2) + "\n"
         write_atomic(out / name, lambda f, text=text: f.write(text.encode("utf-8")))
     model.save(out / "model.npz")
@@ -443,13 +484,17 @@ def _resume_command(out: Path) -> str:
     The interpreter is named by its path (relative when it lies below the
     current folder, as make's .venv/bin/python does), so that the command
     works pasted into a shell where that virtual environment is not active.
+    The BLAS thread variables set now are repeated in front of it: the same
+    thread count is what makes the resumed run match an uninterrupted one.
     """
     python = Path(sys.executable)
     try:
         python = python.relative_to(Path.cwd())
     except ValueError:
         pass
-    return (f"{shlex.quote(str(python))} -m numpy_dec run --resume "
+    variables = "".join(f"{name}={shlex.quote(os.environ[name])} "
+                        for name in THREAD_VARIABLES if name in os.environ)
+    return (f"{variables}{shlex.quote(str(python))} -m numpy_dec run --resume "
             f"{shlex.quote(str(out))}")
 
 
@@ -525,6 +570,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.simplefilter("default")
+    # a warning is one line for the user, without the package's source line
+    original_format = warnings.formatwarning
+    warnings.formatwarning = _format_warning
+    try:
+        return _dispatch(args, argv)
+    finally:
+        warnings.formatwarning = original_format
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
+def _dispatch(args, argv: list[str] | None) -> int:
     if args.command == "run":
         argv = sys.argv[1:] if argv is None else list(argv)
         return run(args, argv[argv.index("run") + 1:])

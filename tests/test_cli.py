@@ -194,6 +194,8 @@ def test_outputs(reference, data_file):
     assert json.loads((out / "run.json").read_text())["options"]["data_file"] == str(
         data_file.resolve())
     env = json.loads((out / "environment.json").read_text())
+    assert env["resumed"] == []
+    env = env["started"]
     assert env["numpy"] == np.__version__ and env["cores_available"] >= 1
     # make test sets one BLAS thread; the run records the variable as it was
     assert env["OPENBLAS_NUM_THREADS"] == os.environ.get("OPENBLAS_NUM_THREADS")
@@ -396,12 +398,38 @@ def test_out_must_not_be_a_file_or_a_folder_of_other_files(data_file, tmp_path,
     assert run("--data-file", data_file, *TINY, "--out", tmp_path / "empty") == 0
 
 
-def test_resume_command_names_this_interpreter():
+def test_resume_command_names_this_interpreter_and_the_thread_variables(
+        monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     command = cli._resume_command(Path("some run"))
     assert command.endswith("-m numpy_dec run --resume 'some run'")
-    python = Path(shlex.split(command)[0])
+    words = shlex.split(command)
+    assert words[0] == "OPENBLAS_NUM_THREADS=1"
+    python = Path(words[1])
     assert (python if python.is_absolute() else Path.cwd() / python).samefile(
         sys.executable)
+
+
+def test_resume_in_another_environment_warns_and_is_recorded(tmp_path, monkeypatch,
+                                                              data_file):
+    # the variable only names the thread count here: BLAS read it at start-up
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT does not have Python's default handler here")
+    out = tmp_path / "run"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setattr(fitting, "train_epoch",
+                        sigint_before_call(fitting.train_epoch, 8))
+    code = run("--data-file", data_file, *TINY, "--out", out, "--checkpoint-every", 1)
+    assert code == cli.EXIT_INTERRUPTED
+    monkeypatch.undo()
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with pytest.warns(RuntimeWarning, match="OPENBLAS_NUM_THREADS: '1' then, '2' now"):
+        assert run("--resume", out, "--quiet") == 0
+    record = json.loads((out / "environment.json").read_text())
+    assert record["started"]["OPENBLAS_NUM_THREADS"] == "1"
+    assert [r["OPENBLAS_NUM_THREADS"] for r in record["resumed"]] == ["2"]
 
 
 def test_unscaled_input_is_warned_about_once(tmp_path, data_file):
