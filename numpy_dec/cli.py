@@ -408,7 +408,10 @@ def _train_and_report(job) -> int:
     reporter = Reporter(0 if args.quiet else 1)
     reporter.phase("data", f"{job.source}; writing to {out}")
     pixel_labels, pixel_seconds = _pixel_baseline(job, reporter)
-    with scale_checked():
+    # a diverging fit is reported once, by the FloatingPointError the training
+    # loops raise on a non-finite loss or embedding; NumPy's overflow warnings
+    # on the way there would add a dozen lines
+    with scale_checked(), np.errstate(over="ignore", invalid="ignore"):
         model.fit(X, callback=recorder, checkpoint_dir=out,
                   checkpoint_every=args.checkpoint_every, resume=job.resume)
         Q = model.predict_proba(X)

@@ -342,7 +342,8 @@ def fit_one(job, setting, seed: int, checkpoints: Path) -> dict:
     model = DEC(n_clusters=job.args.n_clusters, preset=setting.preset,
                 random_state=seed, verbose=0 if job.args.quiet else 1,
                 **setting.overrides)
-    with scale_checked():
+    # divergence is reported by the FloatingPointError alone, as in run
+    with scale_checked(), np.errstate(over="ignore", invalid="ignore"):
         model.fit(setting.data.X, checkpoint_dir=checkpoints, resume=True,
                   checkpoint_every=job.args.checkpoint_every)
     y = setting.data.y

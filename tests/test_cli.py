@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -371,12 +372,22 @@ def test_out_holding_a_finished_run_is_refused(data_file, reference, capsys):
     assert (out / "metrics.json").read_bytes() == before
 
 
-def test_diverging_dec_is_one_line_and_exit_2(data_file, tmp_path, capsys):
-    code = run("--data-file", data_file, *TINY, "--set", "dec_lr=1e30",
-               "--out", tmp_path / "diverged")
+@pytest.mark.parametrize("settings, message", [
+    (["dec_lr=1e30"], "DEC diverged"),
+    (["pretrain_optimizer=\"sgd\"", "pretrain_lr=1e6"], "reconstruction loss became"),
+], ids=["dec", "pretraining"])
+def test_diverging_fit_is_one_line_and_exit_2(data_file, tmp_path, capsys, settings,
+                                              message):
+    options = [word for setting in settings for word in ("--set", setting)]
+    with warnings.catch_warnings(record=True) as caught:
+        code = run("--data-file", data_file, *TINY, *options,
+                   "--out", tmp_path / "diverged")
     err = capsys.readouterr().err
     assert code == 2
-    assert "diverged" in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err
+    # NumPy's overflow warnings on the way are not shown as well
+    assert not [w for w in caught if "overflow" in str(w.message)
+                or "invalid value" in str(w.message)]
     # --resume would diverge again: the message says how to start afresh
     assert f"delete {tmp_path / 'diverged'} before reusing it" in err
 
