@@ -160,6 +160,17 @@ def load_data(args, scale: float):
     return X, y, f"{source}, {X.shape[0]} x {X.shape[1]}"
 
 
+def make_folder(out: Path) -> None:
+    """Create the output folder ``out`` and its parents, or say why not."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"cannot create --out {out}: a file of that name, or of "
+                         "one of its parent folders, exists") from None
+    except OSError as error:
+        raise ValueError(f"cannot create --out {out}: {error.strerror}") from None
+
+
 def _new_run_dir(args) -> Path:
     if args.out:
         out = Path(args.out)
@@ -190,7 +201,7 @@ def _new_run_dir(args) -> Path:
         while out.exists():
             suffix += 1
             out = Path("runs") / f"{stamp}-{args.preset}-seed{args.seed}-{suffix}"
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     return out
 
 

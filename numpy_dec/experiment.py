@@ -272,13 +272,34 @@ def prepare(args) -> SimpleNamespace:
         _read_record(*_pixel_record(job, seed))
         for setting in settings:
             _read_record(*_run_record(job, setting, seed))
-    job.out.mkdir(parents=True, exist_ok=True)
+    from numpy_dec.cli import make_folder
+
+    make_folder(job.out)
     return job
 
 
 def _out_folder(args) -> Path:
+    """The experiment's folder: --out when given (new, empty, or an earlier
+    experiment's folder, which is continued), else a new one under runs/."""
+    from numpy_dec.cli import RUN_FILE
+
     if args.out:
-        return Path(args.out)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; --out names a folder")
+        if (out / RUN_FILE).exists():
+            raise ValueError(
+                f"--out {out} holds a run of the run command; name a new or empty "
+                "folder, or an earlier experiment's folder to continue it"
+            )
+        # an experiment keeps its records in runs/ and pixels/ from the first fit
+        ours = (out / "runs").is_dir() or (out / "pixels").is_dir()
+        if out.is_dir() and not ours and any(out.iterdir()):
+            raise ValueError(
+                f"--out {out} is a folder with other files in it; name a new or "
+                "empty folder, or an earlier experiment's folder to continue it"
+            )
+        return out
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out, suffix = Path("runs") / f"{stamp}-experiment-{args.grid}", 1
     while out.exists():

@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +200,25 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, ar
     assert out == "" and err.count("\n") == 1 and err.startswith("error: ")
     assert re.search(message, err), err
     assert not (tmp_path / "runs").exists()
+
+
+def test_out_that_is_not_an_experiment_folder_is_refused(tmp_path, monkeypatch,
+                                                         capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("afile").write_text("mine\n")
+    Path("busy").mkdir()
+    Path("busy", "notes.txt").write_text("mine\n")
+    Path("arun").mkdir()
+    Path("arun", cli.RUN_FILE).write_text("{}\n")
+    cases = [("afile", "is a file"), ("busy", "folder with other files"),
+             ("arun", "holds a run of the run command"),
+             ("afile/sub", "cannot create --out afile/sub")]
+    for out, message in cases:
+        code = experiment_command("--n-samples", "30", "--out", out)
+        err = capsys.readouterr().err
+        assert code == cli.EXIT_BAD_INPUT and message in err, (out, err)
+    assert sorted(p.name for p in Path("busy").iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in Path("arun").iterdir()) == [cli.RUN_FILE]
 
 
 def test_results_of_another_experiment_are_refused(reference, tmp_path, capsys):
