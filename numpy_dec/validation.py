@@ -106,7 +106,8 @@ def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:
                 f"X.reshape(len(X), -1) to shape ({array.shape[0]}, {flat})"
             )
         elif array.ndim == 1:
-            hint = "; a single feature can be reshaped with X.reshape(-1, 1)"
+            hint = ("; reshape it with X.reshape(1, -1) if it is a single sample, "
+                    "or with X.reshape(-1, 1) if it holds a single feature")
         raise ValueError(
             f"{name} must be 2-D (samples x features); got {array.ndim}-D "
             f"with shape {array.shape}{hint}"
