@@ -405,8 +405,7 @@ def test_matrix_unknown_extension(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "shape, hint", [((5,), "X.reshape(1, -1) if it is a single sample"),
-                    ((2, 3, 4), "reshape(len(X), -1)")]
+    "shape, hint", [((5,), "single feature"), ((2, 3, 4), "reshape(len(X), -1)")]
 )
 def test_matrix_not_2d(tmp_path, shape, hint):
     np.save(tmp_path / "x.npy", np.zeros(shape))

@@ -164,6 +164,12 @@ def test_predict_with_wrong_number_of_features(fitted):
         fitted.predict(np.zeros((3, 5), dtype=np.float32))
 
 
+def test_predict_on_one_sample_as_a_vector_suggests_both_reshapes(fitted):
+    with pytest.raises(ValueError, match=r"X\.reshape\(1, -1\) if it is a single "
+                                         r"sample, or with X\.reshape\(-1, 1\)"):
+        fitted.predict(np.zeros(fitted.n_features_in_, dtype=np.float32))
+
+
 @pytest.mark.parametrize(
     "X, match",
     [
