@@ -58,6 +58,11 @@ def _parse_setting(text: str) -> tuple[str, object]:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"{key.strip()}=null would mean the preset's own value; give a value "
+            "(pretrain_lr_step=0 and finetune_lr_step=0 mean a constant rate)"
+        )
     if isinstance(value, list):
         value = tuple(value)
     return key.strip(), value

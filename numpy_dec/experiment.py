@@ -130,6 +130,12 @@ def parse_sweep(text: str) -> tuple[str, list[tuple[str, object]]]:
             value = json.loads(piece)
         except json.JSONDecodeError:
             value = piece
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{key.strip()}=null would mean the preset's own value; give a "
+                "value (pretrain_lr_step=0 and finetune_lr_step=0 mean a "
+                "constant rate)"
+            )
         values.append((piece, tuple(value) if isinstance(value, list) else value))
     return key.strip(), values
 

@@ -62,7 +62,10 @@ by experiment in this project, [C] a convention of this project.
     pretrain_lr           1e-3              [E]
     pretrain_momentum     0.9               [P] SGD only; Adam ignores it
     pretrain_lr_step      None              [E] a constant rate; the paper
-                                            divides it by 10 every 20,000 steps
+                                            divides it by 10 every 20,000 steps.
+                                            0 is a constant rate too: the way to
+                                            ask for one on top of "paper", as a
+                                            keyword None means "the preset's"
     finetune_epochs       100               [E]; the paper trains 100,000
                                             minibatches
     finetune_optimizer    "adam"            [E]; the paper uses SGD

@@ -42,8 +42,9 @@ def make_optimizer(
 
 
 def make_schedule(lr: float, step_size: int | None) -> ConstantLR | StepDecay:
-    """A constant rate, or the paper's x0.1 every ``step_size`` iterations."""
-    if step_size is None:
+    """A constant rate (``step_size`` None or 0), or the paper's x0.1 every
+    ``step_size`` iterations."""
+    if not step_size:
         return ConstantLR(lr)
     return StepDecay(lr, step_size, factor=0.1)
 

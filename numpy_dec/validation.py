@@ -246,7 +246,7 @@ def check_settings(s: dict[str, Any]) -> None:
         check_int(name, s[name], 0)
     for name in ("pretrain_lr_step", "finetune_lr_step"):
         if s[name] is not None:
-            check_int(name, s[name], 1)
+            check_int(name, s[name], 0)
 
     for name in ("input_scale", "init_std", "alpha", "eta0", "pretrain_lr",
                  "finetune_lr", "dec_lr"):

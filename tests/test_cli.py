@@ -134,6 +134,14 @@ def test_argparse_errors_exit_2(argv):
     assert stop.value.code == 2
 
 
+@pytest.mark.parametrize("command", ["run", "experiment"])
+def test_set_null_is_refused_with_the_reason(capsys, command):
+    with pytest.raises(SystemExit) as stop:
+        cli.main([command, "--set", "pretrain_lr_step=null"])
+    assert stop.value.code == 2
+    assert "null would mean the preset's own value" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("error", [ValueError, TypeError, OSError])
 def test_errors_during_training_are_not_disguised_as_bad_input(tmp_path, monkeypatch,
                                                                data_file, error):

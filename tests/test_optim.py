@@ -213,3 +213,12 @@ def test_schedule_validation():
         StepDecay(0.1, 5, factor=0.0)
     with pytest.raises(ValueError, match="eta0"):
         InverseSqrtLR(-0.5)
+
+
+def test_schedule_step_zero_or_none_is_a_constant_rate():
+    from numpy_dec.training import make_schedule
+
+    for step in (None, 0):
+        schedule = make_schedule(0.1, step)
+        assert isinstance(schedule, ConstantLR) and schedule(10**6) == 0.1
+    assert isinstance(make_schedule(0.1, 5), StepDecay)

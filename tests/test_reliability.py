@@ -84,7 +84,7 @@ BAD_SETTINGS = [
     ("update_interval", True, TypeError), ("max_iter", 0, ValueError),
     ("batch_size", 0, ValueError), ("kmeans_n_init", 0, ValueError),
     ("pretrain_epochs", -1, ValueError), ("finetune_epochs", 1.5, TypeError),
-    ("pretrain_lr_step", 0, ValueError), ("alpha", 0.0, ValueError),
+    ("pretrain_lr_step", -1, ValueError), ("alpha", 0.0, ValueError),
     ("alpha", float("nan"), ValueError), ("eta0", float("inf"), ValueError),
     ("dec_lr", -1.0, ValueError), ("input_scale", 0, ValueError),
     ("dec_momentum", 1.0, ValueError), ("weight_decay", -1e-3, ValueError),
