@@ -165,6 +165,9 @@ def load_data(args, scale: float):
     return X, y, f"{source}, {X.shape[0]} x {X.shape[1]}"
 
 
+EMPTY_OUT = "--out is empty; name a folder, or leave --out out for a new one under runs/"
+
+
 def make_folder(out: Path) -> None:
     """Create the output folder ``out`` and its parents, or say why not."""
     try:
@@ -177,6 +180,8 @@ def make_folder(out: Path) -> None:
 
 
 def _new_run_dir(args) -> Path:
+    if args.out == "":
+        raise ValueError(EMPTY_OUT)
     if args.out:
         out = Path(args.out)
         checkpoint = out / CHECKPOINT_FILE

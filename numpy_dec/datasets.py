@@ -524,7 +524,8 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 "; its first line holds ';' or tabs, but the values must be "
                 "separated by commas, with '.' as the decimal point"
             )
-        reason = str(exc).rstrip(".")
+        # NumPy's advice to pass `usecols` is for its own API, not for a file
+        reason = str(exc).split("; use `usecols`")[0].rstrip(".")
         raise ValueError(f"{path} is not a table of numbers: {reason}{hint}") from exc
     if not has_header or table.shape[0] == 0:
         return table, None

@@ -207,8 +207,10 @@ class DEC:
     random_state : int
         Seeds every random source: weights, dropout masks, minibatch order and
         k-means. The same value gives bit-identical results.
-    verbose : int
-        0 is silent; 1 reports progress on standard error.
+    verbose : int or bool
+        0 (False) is silent; 1 (True) reports progress on standard error, at
+        most one line every 2 seconds per phase; 2 reports every epoch and
+        every target update.
     **settings
         Any key of a preset (``alpha``, ``finetune_epochs``, ``eta0``, ...), as
         keywords; None means "take the preset's value". Two of them switch

@@ -220,8 +220,11 @@ def resolve(overrides: dict, n_clusters: int) -> tuple[str, dict, dict]:
         raise ValueError(f"unknown preset {preset!r}; expected {sorted(PRESETS)}")
     unknown = sorted(set(overrides) - set(get_preset(preset)))
     if unknown:
+        # the estimator's own parameters have options of their own
+        options = {"random_state": "--seeds", "n_clusters": "--n-clusters"}
+        hint = "".join(f"; use {options[k]} for {k}" for k in unknown if k in options)
         valid = sorted([*SPEC, "preset"])
-        raise ValueError(f"unknown setting(s) {unknown}; valid: {valid}")
+        raise ValueError(f"unknown setting(s) {unknown}{hint}; valid: {valid}")
 
     plain = {k: v for k, v in overrides.items() if not callable(v)}
     model = DEC(n_clusters=n_clusters, preset=preset, **plain)
@@ -287,8 +290,10 @@ def prepare(args) -> SimpleNamespace:
 def _out_folder(args) -> Path:
     """The experiment's folder: --out when given (new, empty, or an earlier
     experiment's folder, which is continued), else a new one under runs/."""
-    from numpy_dec.cli import RUN_FILE
+    from numpy_dec.cli import EMPTY_OUT, RUN_FILE
 
+    if args.out == "":
+        raise ValueError(EMPTY_OUT)
     if args.out:
         out = Path(args.out)
         if out.exists() and not out.is_dir():

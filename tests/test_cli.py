@@ -412,6 +412,9 @@ def test_out_must_not_be_a_file_or_a_folder_of_other_files(data_file, tmp_path,
     assert "is a folder with other files in it" in capsys.readouterr().err
     assert (busy / "model.npz").read_text() == "a file of the user's\n"
     assert sorted(p.name for p in busy.iterdir()) == ["model.npz"]
+    # an empty --out is refused, not taken as "no --out"
+    assert run("--data-file", data_file, *TINY, "--out", "") == 2
+    assert "--out is empty" in capsys.readouterr().err
     # a folder that cannot be made is named
     assert run("--data-file", data_file, *TINY, "--out", tmp_path / "afile" / "x") == 2
     assert "cannot create --out" in capsys.readouterr().err

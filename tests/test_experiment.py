@@ -179,6 +179,8 @@ BAD_INPUT = [
     (["--set", "nope=1"], "valid: .*'preset'"),
     (["--set", "alpha=0,1"], "alpha must be a finite number"),
     (["--set", "preset=nope"], "unknown preset 'nope'"),
+    (["--set", "n_clusters=3"], "use --n-clusters for n_clusters"),
+    (["--set", "random_state=3"], "use --seeds for random_state"),
     (["--set", "gamma=-1"], "gamma must be a finite number in \\[0, inf\\)"),
     (["--set", "alpha=1", "--set", "alpha=2"], "more than once"),
     (["--grid", "presets", "--set", "preset=quick"], "coincide"),
