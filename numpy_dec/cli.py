@@ -165,7 +165,8 @@ def load_data(args, scale: float):
     return X, y, f"{source}, {X.shape[0]} x {X.shape[1]}"
 
 
-EMPTY_OUT = "--out is empty; name a folder, or leave --out out for a new one under runs/"
+EMPTY_OUT = ("--out is empty; name a folder, or leave --out out for a new one "
+             "under runs/")
 
 
 def make_folder(out: Path) -> None:
