@@ -35,6 +35,7 @@ from numpy_dec.storage import (
     write_atomic,
 )
 from numpy_dec.presets import PRESETS, get_preset
+from numpy_dec.validation import null_setting_message
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -59,10 +60,7 @@ def _parse_setting(text: str) -> tuple[str, object]:
     except json.JSONDecodeError:
         value = raw
     if value is None:
-        raise argparse.ArgumentTypeError(
-            f"{key.strip()}=null would mean the preset's own value; give a value "
-            "(pretrain_lr_step=0 and finetune_lr_step=0 mean a constant rate)"
-        )
+        raise argparse.ArgumentTypeError(null_setting_message(key.strip()))
     if isinstance(value, list):
         value = tuple(value)
     return key.strip(), value

@@ -63,6 +63,7 @@ from numpy_dec.checkpoint import Interrupted, fingerprint
 from numpy_dec.presets import PRESETS, SPEC, get_preset
 from numpy_dec.reporting import Reporter
 from numpy_dec.storage import StorageError, to_json
+from numpy_dec.validation import null_setting_message
 
 RECORD_FORMAT = "numpy_dec experiment 1"
 
@@ -131,11 +132,7 @@ def parse_sweep(text: str) -> tuple[str, list[tuple[str, object]]]:
         except json.JSONDecodeError:
             value = piece
         if value is None:
-            raise argparse.ArgumentTypeError(
-                f"{key.strip()}=null would mean the preset's own value; give a "
-                "value (pretrain_lr_step=0 and finetune_lr_step=0 mean a "
-                "constant rate)"
-            )
+            raise argparse.ArgumentTypeError(null_setting_message(key.strip()))
         values.append((piece, tuple(value) if isinstance(value, list) else value))
     return key.strip(), values
 
@@ -254,6 +251,7 @@ def prepare(args) -> SimpleNamespace:
     Raises ValueError, TypeError or OSError for bad options, settings or data,
     and for stored results that belong to another experiment.
     """
+    from numpy_dec.cli import make_folder
     from numpy_dec.validation import check_int
 
     check_int("--pixel-restarts", args.pixel_restarts, 1)
@@ -281,8 +279,6 @@ def prepare(args) -> SimpleNamespace:
         _read_record(*_pixel_record(job, seed))
         for setting in settings:
             _read_record(*_run_record(job, setting, seed))
-    from numpy_dec.cli import make_folder
-
     make_folder(job.out)
     return job
 
@@ -466,8 +462,9 @@ def main(args) -> int:
     except FloatingPointError as error:
         # a setting whose training diverges; the fits finished before it stay
         write_outputs(job)
-        return report_bad_input(f"{error}; the finished runs are kept in {job.out}; "
-                          "remove the diverging setting from the grid")
+        return report_bad_input(f"{error}; the finished runs are kept in "
+                                f"{job.out}; remove the diverging setting from "
+                                "the grid")
     except KeyboardInterrupt as stop:
         write_outputs(job)
         saved = isinstance(stop, Interrupted)

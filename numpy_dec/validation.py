@@ -62,6 +62,12 @@ def scale_hint(X, threshold: float = SCALE_THRESHOLD) -> str | None:
     )
 
 
+def null_setting_message(key: str) -> str:
+    """Why ``--set KEY=null`` is refused: a setting of None means the preset's."""
+    return (f"{key}=null would mean the preset's own value; give a value "
+            "(pretrain_lr_step=0 and finetune_lr_step=0 mean a constant rate)")
+
+
 @contextlib.contextmanager
 def scale_checked():
     """Inside the block, ``check_array`` does not repeat the unscaled-input warning.
