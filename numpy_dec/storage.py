@@ -54,6 +54,8 @@ def write_atomic(path: str | os.PathLike, write: Callable) -> None:
         raise FileNotFoundError(
             f"cannot write {path}: the folder {path.parent} does not exist"
         )
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; name a file")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "wb") as f:

@@ -216,3 +216,9 @@ def test_save_into_a_missing_folder_names_the_folder(fitted, tmp_path):
     with pytest.raises(FileNotFoundError, match="folder .*missing does not exist"):
         fitted.save(target)
     assert not target.parent.exists()
+
+
+def test_save_onto_a_folder_says_so(fitted, tmp_path):
+    with pytest.raises(IsADirectoryError, match="it is a folder; name a file"):
+        fitted.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
