@@ -303,9 +303,9 @@ def environment() -> dict:
     }
 
 
-def _record_environment(out: Path, resume: bool) -> None:
-    """Store the environment in ``out/environment.json``: the one the run
-    started in under "started", every resumption's under "resumed".
+def record_environment(out: Path, resume: bool) -> None:
+    """Store the environment in ``out/environment.json``: the one the run (or
+    experiment) started in under "started", every resumption's under "resumed".
 
     A resumption whose environment differs from the start's (another BLAS
     thread count, say) gives other numbers than an uninterrupted run; it is
@@ -331,10 +331,10 @@ def _record_environment(out: Path, resume: bool) -> None:
                        for key, value in now.items() if started.get(key) != value]
             if changed:
                 warnings.warn(
-                    "the run started in another environment ("
-                    + "; ".join(changed) + "); the resumed run will not match "
-                    "an uninterrupted one bit for bit. Set the same thread "
-                    "variables to resume exactly",
+                    f"{out} was started in another environment ("
+                    + "; ".join(changed) + "); what is computed from here on "
+                    "will not match an uninterrupted run bit for bit. Set the "
+                    "same thread variables to resume exactly",
                     RuntimeWarning, stacklevel=2,
                 )
         record["resumed"].append(now)
@@ -385,7 +385,7 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
     out = Path(args.out) if resume else _new_run_dir(args)
     if not resume:
         _write_run_file(args, out)
-    _record_environment(out, resume)
+    record_environment(out, resume)
     return SimpleNamespace(args=args, model=model, settings=settings, X=X, y=y,
                            source=source, out=out, resume=resume)
 

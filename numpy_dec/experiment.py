@@ -251,7 +251,7 @@ def prepare(args) -> SimpleNamespace:
     Raises ValueError, TypeError or OSError for bad options, settings or data,
     and for stored results that belong to another experiment.
     """
-    from numpy_dec.cli import make_folder
+    from numpy_dec.cli import ENV_FILE, make_folder, record_environment
     from numpy_dec.validation import check_int
 
     check_int("--pixel-restarts", args.pixel_restarts, 1)
@@ -280,13 +280,14 @@ def prepare(args) -> SimpleNamespace:
         for setting in settings:
             _read_record(*_run_record(job, setting, seed))
     make_folder(job.out)
+    record_environment(job.out, resume=(job.out / ENV_FILE).exists())
     return job
 
 
 def _out_folder(args) -> Path:
     """The experiment's folder: --out when given (new, empty, or an earlier
     experiment's folder, which is continued), else a new one under runs/."""
-    from numpy_dec.cli import EMPTY_OUT, RUN_FILE
+    from numpy_dec.cli import EMPTY_OUT, ENV_FILE, RUN_FILE
 
     if args.out == "":
         raise ValueError(EMPTY_OUT)
@@ -299,8 +300,9 @@ def _out_folder(args) -> Path:
                 f"--out {out} holds a run of the run command; name a new or empty "
                 "folder, or an earlier experiment's folder to continue it"
             )
-        # an experiment keeps its records in runs/ and pixels/ from the first fit
-        ours = (out / "runs").is_dir() or (out / "pixels").is_dir()
+        # an experiment records its environment first, then keeps its records
+        # in runs/ and pixels/
+        ours = any((out / name).exists() for name in (ENV_FILE, "runs", "pixels"))
         if out.is_dir() and not ours and any(out.iterdir()):
             raise ValueError(
                 f"--out {out} is a folder with other files in it; name a new or "

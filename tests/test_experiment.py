@@ -7,6 +7,7 @@ whole grid of 2 settings x 2 seeds takes a few seconds; the DEC-level tests use
 
 import csv
 import io
+import json
 import re
 import shutil
 import signal
@@ -128,6 +129,10 @@ def test_second_invocation_reads_back_and_gives_the_same_table(reference, tmp_pa
     assert "4 runs: 0 fitted now, 4 read back" in capsys.readouterr().out
     assert {path: path.stat().st_mtime_ns for path in records} == stamps
     assert table_bytes(out) == reference[1]
+    # the environment of the first call, and of the second
+    record = json.loads((out / cli.ENV_FILE).read_text())
+    assert record["started"]["numpy"] == np.__version__
+    assert len(record["resumed"]) == 1
 
 
 def test_interrupted_between_runs_resumes(reference, tmp_path, monkeypatch, capsys):
