@@ -373,6 +373,22 @@ def test_bad_input_in_a_subprocess_has_no_traceback():
     assert "Traceback" not in process.stderr
 
 
+def test_warnings_in_a_subprocess_are_one_line_each(tmp_path, data_file):
+    data = np.load(data_file)
+    np.savez(tmp_path / "raw.npz", X=data["X"] * 255, y=data["y"])
+    process = subprocess.run(
+        [sys.executable, "-m", "numpy_dec", "run", "--data-file",
+         str(tmp_path / "raw.npz"), *TINY, "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env=ENV, timeout=300,
+    )
+    assert process.returncode == 0, process.stderr
+    lines = process.stderr.splitlines()
+    scale = [line for line in lines if "the input reaches" in line]
+    assert len(scale) == 1 and scale[0].startswith("warning: X: the input reaches")
+    # no file:line prefix and no quoted source line of the package
+    assert not [line for line in lines if "numpy_dec/" in line or ".py:" in line]
+
+
 def test_out_holding_a_finished_run_is_refused(data_file, reference, capsys):
     out, before = reference
     assert run("--data-file", data_file, *TINY, "--out", out) == 2
