@@ -130,7 +130,8 @@ def _typed_options(argv: list[str]) -> set[str]:
 
 def load_data(args, scale: float):
     """(X, y or None, description) from the data options of run and experiment."""
-    from numpy_dec.datasets import load_matrix, load_mnist
+    from numpy_dec.datasets import load_mnist
+    from numpy_dec.matrix_files import load_matrix
     from numpy_dec.validation import check_labels
 
     if args.data_file:

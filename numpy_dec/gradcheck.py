@@ -28,22 +28,10 @@ list of ``GradCheckResult`` (or a single one), registered with ``@register``;
 from __future__ import annotations
 
 import dataclasses
-import functools
 import sys
 from collections.abc import Callable
 
 import numpy as np
-
-from numpy_dec.layers import (
-    Dense,
-    Dropout,
-    Identity,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    make_activation,
-)
-from numpy_dec.losses import mse_loss
 
 DEFAULT_THRESHOLD = 1e-7
 

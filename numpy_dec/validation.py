@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import tokenize
 import warnings
 import zipfile
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -267,3 +269,14 @@ def check_settings(s: dict[str, Any]) -> None:
     check_choice("dtype", s["dtype"], ("float32", "float64"))
     for name in ("pretrain_optimizer", "finetune_optimizer", "dec_optimizer"):
         check_choice(name, s[name], OPTIMIZERS)
+
+
+def existing_file(path: str | os.PathLike[str], what: str) -> Path:
+    """Return path as a Path, raising FileNotFoundError when it is missing."""
+    path = Path(os.fspath(path))
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder, not a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+

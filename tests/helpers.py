@@ -1,7 +1,10 @@
-"""Helpers shared by several test files: small data, fit outputs, Ctrl-C."""
+"""Helpers shared by several test files: small data, IDX bytes, fit outputs, Ctrl-C."""
 
+import gzip
 import os
 import signal
+import struct
+from importlib import resources
 
 import numpy as np
 
@@ -38,3 +41,16 @@ def sigint_before_call(function, call, times=1):
         return function(*args, **kwargs)
 
     return wrapper
+
+
+def idx_bytes(array: np.ndarray, dtype_code: int = 0x08) -> bytes:
+    """Encode a uint8 array as IDX bytes: magic, sizes, payload."""
+    header = bytes([0, 0, dtype_code, array.ndim])
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def packaged_bytes(filename: str) -> bytes:
+    """The decompressed bytes of a packaged MNIST file."""
+    ref = resources.files("numpy_dec") / "data" / filename
+    return gzip.decompress(ref.read_bytes())

@@ -1,0 +1,305 @@
+"""Reading a user's data matrix, and labels, from .npy, .npz or .csv files.
+
+Nothing is unpickled. Every loader checks what it read: a 2-D finite numeric
+matrix, and integer labels, one per row. Errors name the file and say what was
+expected, so the command line can print them as one line.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from numpy_dec.validation import UNREADABLE_FILE_ERRORS, existing_file
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with entries, an empty one
+DATA_KEYS = ("X", "x", "data")
+LABEL_KEYS = ("y", "labels")
+LABEL_COLUMNS = ("label", "y")
+MATRIX_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+def load_matrix(
+    path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load a data matrix, and labels when available, from .npy, .npz or .csv.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A .npy file with a 2-D array; a .npz archive with the data under "X",
+        "x" or "data" (or as its only non-label array) and optional labels
+        under "y" or "labels"; or a comma-separated .csv of numbers with an
+        optional header row, where a column named "label" or "y" holds labels.
+    labels_path : str, path-like or None
+        A separate labels file (.npy, .npz or a one-column .csv), only when
+        ``path`` carries no labels itself.
+
+    Returns
+    -------
+    X : ndarray of shape (N, D)
+        Floating arrays keep their dtype; integers become float64.
+    y : ndarray of int64, shape (N,), or None
+
+    Notes
+    -----
+    Files are never unpickled (``allow_pickle=False``). A CSV header is
+    recognised only when one of its fields is not a number, so a header of
+    purely numeric column names is read as a data row.
+    """
+    path = existing_file(path, "data file")
+    X, y = _read_table(path, DATA_KEYS, LABEL_KEYS, "data")
+    X = _check_matrix(X, str(path))
+
+    # Labels may come with the data or from their own file, not both.
+    source = str(path)
+    if labels_path is not None:
+        if y is not None:
+            raise ValueError(
+                f"{path} already holds labels; pass labels_path only for data "
+                "files without them"
+            )
+        y, source = _load_labels_file(labels_path), str(labels_path)
+    if y is not None:
+        y = _check_labels(y, len(X), source)
+    return X, y
+
+
+def _read_table(
+    path: Path, data_keys: tuple[str, ...], label_keys: tuple[str, ...], what: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read an array and the labels stored with it, by file extension."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _load_npy(path), None
+    if suffix == ".npz":
+        return _load_npz(path, data_keys, label_keys, what)
+    if suffix == ".csv":
+        return _load_csv(path)
+    raise ValueError(
+        f"{path}: unsupported extension {suffix or '(none)'!r}; supported are "
+        f"{', '.join(MATRIX_SUFFIXES)}"
+    )
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """Load a .npy array without unpickling."""
+    with open(path, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head != NPY_MAGIC:
+        raise ValueError(
+            f"{path} is not a .npy file: it does not start with the NumPy magic "
+            "bytes (pickled files are never loaded)"
+        )
+    try:
+        array = np.load(path, allow_pickle=False)
+    except UNREADABLE_FILE_ERRORS as exc:
+        raise ValueError(_np_load_message(path, exc)) from exc
+
+    # Anything after the data means the header and the file disagree.
+    extra = path.stat().st_size - _npy_data_offset(path) - array.nbytes
+    if extra > 0:
+        raise ValueError(
+            f"{path} has {extra} bytes more than its header promises (shape "
+            f"{array.shape}, dtype {array.dtype}); the file is damaged"
+        )
+    return array
+
+
+def _npy_data_offset(path: Path) -> int:
+    """Where the data of a .npy file start: after the magic, version and header."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[6] == 1:
+        return 10 + int.from_bytes(head[8:10], "little")
+    return 12 + int.from_bytes(head[8:12], "little")
+
+
+def _np_load_message(path: Path, exc: Exception) -> str:
+    """Explain why np.load refused a file."""
+    if "Object arrays" in str(exc) or "pickle" in str(exc):
+        return (
+            f"{path} holds an array of Python objects, which is never loaded "
+            "(that would need unpickling); save a plain numeric array instead"
+        )
+    return f"{path} is not a readable NumPy file: {exc}"
+
+
+def _load_npz(
+    path: Path, data_keys: tuple[str, ...], label_keys: tuple[str, ...], what: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load the main array and the optional labels from a .npz archive."""
+    with open(path, "rb") as f:
+        start = f.read(len(NPY_MAGIC))
+    if start.startswith(NPY_MAGIC):
+        raise ValueError(f"{path} is a single .npy array; give it the .npy extension")
+    # an .npz file is a zip archive; np.load's message for anything else is
+    # about pickles
+    if not start.startswith(ZIP_MAGIC):
+        raise ValueError(f"{path} is not an .npz archive (a zip file of arrays)")
+    # opened here, so that the file is closed even when np.load fails on it
+    with open(path, "rb") as f:
+        return _read_npz(f, path, data_keys, label_keys, what)
+
+
+def _read_npz(
+    f: BinaryIO, path: Path, data_keys: tuple[str, ...], label_keys: tuple[str, ...],
+    what: str,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        archive = np.load(f, allow_pickle=False)
+    except UNREADABLE_FILE_ERRORS as exc:
+        raise ValueError(_np_load_message(path, exc)) from exc
+
+    # A known key wins; otherwise the archive's only remaining array.
+    with archive:
+        keys = list(archive.files)
+        candidates = [k for k in keys if k not in label_keys]
+        main_key = next((k for k in data_keys if k in keys), None)
+        if main_key is None and len(candidates) == 1:
+            main_key = candidates[0]
+        if main_key is None:
+            raise ValueError(
+                f"{path}: cannot tell which array holds the {what}; keys found: "
+                f"{keys}; store it under one of {list(data_keys)}"
+            )
+        label_key = next((k for k in label_keys if k in keys), None)
+        try:
+            main = archive[main_key]
+            y = archive[label_key] if label_key is not None else None
+        except UNREADABLE_FILE_ERRORS as exc:
+            raise ValueError(_np_load_message(path, exc)) from exc
+    return main, y
+
+
+def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load a numeric CSV table, splitting off a "label" or "y" column."""
+    # The first non-blank line is a header when a field is not a number.
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for n_skip, first in enumerate(f, start=1):
+                if first.strip():
+                    break
+            else:
+                raise ValueError(f"{path} is empty; expected comma-separated numbers")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "expected comma-separated numbers"
+        ) from None
+    names = [s.strip().strip("\"'") for s in first.split(",")]
+    has_header = not all(_is_number(s) for s in names)
+    try:
+        with warnings.catch_warnings():
+            # A header-only file is reported as empty by the matrix check.
+            warnings.simplefilter("ignore", UserWarning)
+            table = np.loadtxt(
+                path,
+                delimiter=",",
+                skiprows=n_skip if has_header else 0,
+                ndmin=2,
+                encoding="utf-8-sig",
+            )
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "expected comma-separated numbers"
+        ) from None
+    except ValueError as exc:
+        hint = ""
+        if ";" in first or "\t" in first:
+            hint = (
+                "; its first line holds ';' or tabs, but the values must be "
+                "separated by commas, with '.' as the decimal point"
+            )
+        # NumPy's advice to pass `usecols` is for its own API, not for a file
+        reason = str(exc).split("; use `usecols`")[0].rstrip(".")
+        raise ValueError(f"{path} is not a table of numbers: {reason}{hint}") from exc
+    if not has_header or table.shape[0] == 0:
+        return table, None
+
+    # Split off the label column named in the header, if any.
+    if table.shape[1] != len(names):
+        raise ValueError(
+            f"{path}: the header names {len(names)} columns but the rows have "
+            f"{table.shape[1]} values"
+        )
+    label_cols = [i for i, n in enumerate(names) if n.lower() in LABEL_COLUMNS]
+    if len(label_cols) > 1:
+        raise ValueError(
+            f"{path} has several label columns {[names[i] for i in label_cols]}; "
+            "keep one column named 'label' or 'y'"
+        )
+    if not label_cols:
+        return table, None
+    return np.delete(table, label_cols[0], axis=1), table[:, label_cols[0]]
+
+
+def _is_number(text: str) -> bool:
+    """True when text parses as a float."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_labels_file(labels_path: str | os.PathLike[str]) -> np.ndarray:
+    """Load labels from their own .npy, .npz or one-column .csv file."""
+    path = existing_file(labels_path, "labels file")
+    table, labels = _read_table(path, LABEL_KEYS, (), "labels")
+    return table if labels is None else labels
+
+
+def _check_matrix(X: np.ndarray, source: str) -> np.ndarray:
+    """Check X is a non-empty, finite, numeric 2-D array; ints become float64."""
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{source} holds non-numeric data (dtype {X.dtype})")
+    if X.ndim != 2:
+        hint = "; reshape a single feature to (N, 1)" if X.ndim == 1 else ""
+        if X.ndim > 2:
+            hint = "; flatten images with X.reshape(len(X), -1)"
+        raise ValueError(
+            f"{source} holds an array of shape {X.shape}; expected a 2-D array "
+            f"of shape (N, D){hint}"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"{source} is empty (shape {X.shape}); expected at least one sample "
+            "and one feature"
+        )
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+
+    # Count the non-finite entries and locate the first, row-major.
+    bad = ~np.isfinite(X)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad:
+        row, col = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise ValueError(
+            f"{source} contains {n_bad} NaN or infinite values; the first is "
+            f"{X[row, col]} at row {row}, column {col} (0-based)"
+        )
+    return X
+
+
+def _check_labels(y: np.ndarray, n_samples: int, source: str) -> np.ndarray:
+    """Check labels are N finite integers and return them as int64."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"labels in {source} have shape {y.shape}; expected (N,)")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"labels in {source} are not numbers (dtype {y.dtype})")
+    if len(y) != n_samples:
+        raise ValueError(
+            f"{source} has {len(y)} labels but the data has {n_samples} samples"
+        )
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        raise ValueError(f"labels in {source} must be whole numbers")
+    return y.astype(np.int64)
