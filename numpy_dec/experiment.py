@@ -251,7 +251,7 @@ def prepare(args) -> SimpleNamespace:
     Raises ValueError, TypeError or OSError for bad options, settings or data,
     and for stored results that belong to another experiment.
     """
-    from numpy_dec.cli import ENV_FILE, make_folder, record_environment
+    from numpy_dec.run_folder import ENV_FILE, make_folder, record_environment
     from numpy_dec.validation import check_int
 
     check_int("--pixel-restarts", args.pixel_restarts, 1)
@@ -287,7 +287,7 @@ def prepare(args) -> SimpleNamespace:
 def _out_folder(args) -> Path:
     """The experiment's folder: --out when given (new, empty, or an earlier
     experiment's folder, which is continued), else a new one under runs/."""
-    from numpy_dec.cli import EMPTY_OUT, ENV_FILE, RUN_FILE
+    from numpy_dec.run_folder import EMPTY_OUT, ENV_FILE, RUN_FILE
 
     if args.out == "":
         raise ValueError(EMPTY_OUT)

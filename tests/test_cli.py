@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import numpy_dec.dec as dec_module
-from numpy_dec import cli, fitting
+from numpy_dec import cli, fitting, run_folder
 from numpy_dec.datasets import MNIST_FILES
 from numpy_dec.dec import DEC
 from numpy_dec.metrics import cluster_accuracy
@@ -443,7 +443,7 @@ def test_resume_command_names_this_interpreter_and_the_thread_variables(
         monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    command = cli._resume_command(Path("some run"))
+    command = run_folder.resume_command(Path("some run"))
     assert command.endswith("-m numpy_dec run --resume 'some run'")
     words = shlex.split(command)
     assert words[0] == "OPENBLAS_NUM_THREADS=1"

@@ -18,7 +18,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import numpy_dec.dec as dec_module
-from numpy_dec import cli, experiment, fitting, presets
+from numpy_dec import cli, experiment, fitting, presets, run_folder
 from numpy_dec.autoencoder import StackedDenoisingAutoencoder
 from numpy_dec.datasets import load_mnist
 from numpy_dec.dec import DEC, dec_step
@@ -130,7 +130,7 @@ def test_second_invocation_reads_back_and_gives_the_same_table(reference, tmp_pa
     assert {path: path.stat().st_mtime_ns for path in records} == stamps
     assert table_bytes(out) == reference[1]
     # the environment of the first call, and of the second
-    record = json.loads((out / cli.ENV_FILE).read_text())
+    record = json.loads((out / run_folder.ENV_FILE).read_text())
     assert record["started"]["numpy"] == np.__version__
     assert len(record["resumed"]) == 1
 
@@ -216,7 +216,7 @@ def test_out_that_is_not_an_experiment_folder_is_refused(tmp_path, monkeypatch,
     Path("busy").mkdir()
     Path("busy", "notes.txt").write_text("mine\n")
     Path("arun").mkdir()
-    Path("arun", cli.RUN_FILE).write_text("{}\n")
+    Path("arun", run_folder.RUN_FILE).write_text("{}\n")
     cases = [("afile", "is a file"), ("busy", "folder with other files"),
              ("arun", "holds a run of the run command"),
              ("afile/sub", "cannot create --out afile/sub")]
@@ -225,7 +225,7 @@ def test_out_that_is_not_an_experiment_folder_is_refused(tmp_path, monkeypatch,
         err = capsys.readouterr().err
         assert code == cli.EXIT_BAD_INPUT and message in err, (out, err)
     assert sorted(p.name for p in Path("busy").iterdir()) == ["notes.txt"]
-    assert sorted(p.name for p in Path("arun").iterdir()) == [cli.RUN_FILE]
+    assert sorted(p.name for p in Path("arun").iterdir()) == [run_folder.RUN_FILE]
 
 
 def test_results_of_another_experiment_are_refused(reference, tmp_path, capsys):
