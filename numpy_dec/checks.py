@@ -203,8 +203,8 @@ del _embedding
 
 @register("DEC loss + gamma * reconstruction, direct form")
 def _check_dec_with_reconstruction() -> list[GradCheckResult]:
-    from numpy_dec.dec import dec_gradients
     from numpy_dec.formulas import kl_divergence, soft_assignment, target_distribution
+    from numpy_dec.iteration import dec_gradients
 
     # J = KL(P || Q(f(X), mu)) + gamma * MSE(g(f(X)), X), P fixed; with this
     # seed no ReLU layer is dead and every gradient is well above the round-off

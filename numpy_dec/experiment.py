@@ -72,7 +72,7 @@ def direct_lr(s: dict) -> float:
     """The direct form's rate whose first step equals the regression form's.
 
     The regression step at rate lr moves the encoder as the direct step at
-    lr * 2 eta_t / (N E) does (``numpy_dec.dec.dec_step``); at t = 1 with full
+    lr * 2 eta_t / (N E) does (``numpy_dec.iteration.dec_step``); at t = 1 with full
     batches of N = batch_size that is dec_lr * 2 eta0 / (batch_size E).
     """
     return s["dec_lr"] * 2 * s["eta0"] / (s["batch_size"] * s["embedding_size"])
