@@ -262,8 +262,9 @@ def check_settings(s: dict[str, Any]) -> None:
     check_real("drop_prob", s["drop_prob"], 0.0, 1.0, low_open=False)
     for name in ("pretrain_momentum", "finetune_momentum", "dec_momentum"):
         check_real(name, s[name], 0.0, 1.0, low_open=False)
-    for name in ("weight_decay", "tol"):
-        check_real(name, s[name], 0.0, low_open=False)
+    check_real("weight_decay", s["weight_decay"], 0.0, low_open=False)
+    # a fraction of the assignments; above 1 it would stop DEC at once
+    check_real("tol", s["tol"], 0.0, 1.0, low_open=False, high_open=False)
 
     check_choice("init", s["init"], ("glorot_uniform", "gaussian"))
     check_choice("dtype", s["dtype"], ("float32", "float64"))
