@@ -9,6 +9,7 @@ encoder's parameters and the centroids with P held fixed between updates.
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import os
 import warnings
@@ -229,6 +230,9 @@ class DEC:
         """
         s = self.settings()
         self._check_settings(s)
+        # the keywords of this fit, kept for predict and save: set_params
+        # after fit takes effect at the next fit only
+        params = copy.deepcopy(self.get_params())
         X = check_array(X, dtype=s["dtype"], name="X")
         check_n_clusters(self.n_clusters, X.shape[0])
         check_int("checkpoint_every", checkpoint_every, 1)
@@ -236,7 +240,8 @@ class DEC:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")
 
         # a fit stopped half-way must not leave an earlier fit's results behind
-        for name in ("cluster_centers_", "labels_", "kmeans_labels_", "history_"):
+        for name in ("cluster_centers_", "labels_", "kmeans_labels_", "history_",
+                     "_fitted_params"):
             self.__dict__.pop(name, None)
         seeds = np.random.SeedSequence(self.random_state).spawn(len(RNG_NAMES))
         rngs = dict(zip(RNG_NAMES, (np.random.default_rng(q) for q in seeds)))
@@ -258,6 +263,7 @@ class DEC:
             self._run_dec(X, run)
 
         state = run.state
+        self._fitted_params = params
         self.history_ = state.history
         self.kmeans_labels_ = state.kmeans_labels
         self.cluster_centers_ = state.centroids
@@ -387,9 +393,19 @@ class DEC:
         X = self._check_X(X)
         return self.autoencoder_.encode(X)
 
+    def fitted_settings(self) -> dict[str, Any]:
+        """The resolved settings of the last fit (or of the loaded model).
+
+        Unlike ``settings()``, which follows ``set_params``, these are the
+        ones the network and the centroids were trained with; ``predict``,
+        ``predict_proba`` and ``save`` use them.
+        """
+        self._check_fitted()
+        return type(self)(**self._fitted_params).settings()
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """The soft assignment Q, ndarray of shape (N, K)."""
-        alpha = float(self.settings()["alpha"])
+        alpha = float(self.fitted_settings()["alpha"])
         return soft_assignment(self.transform(X), self.cluster_centers_, alpha)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -132,7 +132,7 @@ def save_model(model, path: str | os.PathLike) -> None:
     }
     header = {
         "format_version": MODEL_FORMAT,
-        "params": model.get_params(),
+        "params": model._fitted_params,
         "n_features_in": int(model.n_features_in_),
     }
     save_archive(path, header, {"cluster_centers": model.cluster_centers_, **arrays})
@@ -160,6 +160,7 @@ def load_model(cls, path: str | os.PathLike):
     except (KeyError, TypeError, ValueError) as error:
         raise StorageError(f"{path} holds unusable settings: {error}") from None
 
+    model._fitted_params = model.get_params()
     named = model.autoencoder_.autoencoder.named_parameters()
     copy_parameters(arrays, "ae.", named, path)
     E = int(s["embedding_size"])

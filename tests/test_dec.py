@@ -132,6 +132,35 @@ def test_save_and_load_round_trip(fitted, mnist_subset, tmp_path):
     assert loaded.get_params() == fitted.get_params()
 
 
+@pytest.mark.parametrize("change", [
+    dict(n_clusters=5), dict(alpha=0.5), dict(dtype="float64"),
+    dict(hidden_sizes=(7,)), dict(embedding_activation="linear"),
+    dict(preset="paper"),
+])
+def test_set_params_after_fit_changes_neither_predictions_nor_the_saved_model(
+        fitted, mnist_subset, tmp_path, change):
+    X, _ = mnist_subset
+    model = copy.deepcopy(fitted)
+    before = model.predict_proba(X[:50])
+    model.set_params(**change)
+
+    # the fitted model predicts as before; the new keywords await the next fit
+    assert_array_equal(model.predict_proba(X[:50]), before)
+    assert model.fitted_settings() == fitted.settings()
+    assert model.get_params()[next(iter(change))] == next(iter(change.values()))
+
+    # and save writes the model that was trained, which loads and agrees
+    model.save(tmp_path / "model.npz")
+    loaded = DEC.load(tmp_path / "model.npz")
+    assert_array_equal(loaded.predict_proba(X[:50]), before)
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_fitted_settings_needs_a_fit():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        DEC().fitted_settings()
+
+
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, a=np.zeros(3))
