@@ -127,11 +127,32 @@ def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
     _check_finite(converted, name, f"values too large for {np.dtype(dtype)}")
+    _check_magnitude(converted, name)
 
     hint = scale_hint(converted)
     if hint is not None:
         warnings.warn(f"{name}: {hint}", RuntimeWarning, stacklevel=3)
     return converted
+
+
+def _check_magnitude(array: np.ndarray, name: str) -> None:
+    """Raise ValueError when squared distances between rows could overflow.
+
+    k-means and the MSE sum (x_d - y_d)^2 over the D features, which stays
+    finite in the array's dtype while every |x_d| <= sqrt(max / (4 D)): about
+    3e17 for float32 and 784 features.
+    """
+    if array.dtype.kind != "f":
+        return
+    largest = max(abs(float(array.min())), abs(float(array.max())))
+    limit = math.sqrt(np.finfo(array.dtype).max / (4 * array.shape[1]))
+    if largest > limit:
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g}: squared distances between "
+            f"rows of {array.shape[1]} such features overflow {array.dtype} (the "
+            f"limit is {limit:.3g}); rescale the data, the presets expect values "
+            "of about [0, 1]"
+        )
 
 
 def _check_finite(array: np.ndarray, name: str, what: str) -> None:
