@@ -193,3 +193,8 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str) 
             f"{ipath} has {len(images)} images but {lpath} has {len(labels)} "
             "labels; the counts must agree"
         )
+    if len(images) == 0 or images.shape[1] * images.shape[2] == 0:
+        raise ValueError(
+            f"{ipath} holds no pixels (shape {images.shape}); expected at least "
+            "one image of at least one pixel"
+        )

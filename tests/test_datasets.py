@@ -176,6 +176,16 @@ def test_data_dir_swapped_files(tmp_path):
         load_mnist(tmp_path)
 
 
+@pytest.mark.parametrize("shape", [(0, 4, 4), (3, 0, 4)])
+def test_data_dir_without_pixels(tmp_path, shape):
+    write_mnist_folder(tmp_path, {s: s for s in STEMS})
+    images = np.zeros(shape, dtype=np.uint8)
+    (tmp_path / STEMS[0]).write_bytes(idx_bytes(images))
+    (tmp_path / STEMS[1]).write_bytes(idx_bytes(np.zeros(shape[0], np.uint8)))
+    with pytest.raises(ValueError, match="holds no pixels"):
+        load_mnist(tmp_path)
+
+
 def test_data_dir_image_size_mismatch(tmp_path):
     write_mnist_folder(tmp_path, NAMINGS["raw"])
     small = idx_bytes(np.zeros((3, 2, 2), dtype=np.uint8))
