@@ -23,13 +23,6 @@ from types import SimpleNamespace
 import numpy as np
 
 from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted
-from numpy_dec.storage import (
-    StorageError,
-    read_archive,
-    read_header,
-    save_archive,
-    write_atomic,
-)
 from numpy_dec.presets import PRESETS, get_preset
 from numpy_dec.run_folder import (
     STORED_OPTIONS,
@@ -39,7 +32,14 @@ from numpy_dec.run_folder import (
     stored_args,
     write_run_file,
 )
-from numpy_dec.validation import null_setting_message
+from numpy_dec.storage import (
+    StorageError,
+    read_archive,
+    read_header,
+    save_archive,
+    write_atomic,
+)
+from numpy_dec.validation import null_setting_message, read_setting_value
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -47,18 +47,13 @@ PIXELS_FILE = "kmeans_pixels.npz"
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as JSON where it parses (numbers, null)."""
+    """``KEY=VALUE``, VALUE read by ``validation.read_setting_value``."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
+    value = read_setting_value(raw)
     if value is None:
         raise argparse.ArgumentTypeError(null_setting_message(key.strip()))
-    if isinstance(value, list):
-        value = tuple(value)
     return key.strip(), value
 
 

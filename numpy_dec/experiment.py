@@ -63,7 +63,7 @@ from numpy_dec.checkpoint import Interrupted, fingerprint
 from numpy_dec.presets import PRESETS, SPEC, get_preset
 from numpy_dec.reporting import Reporter
 from numpy_dec.storage import StorageError, to_json
-from numpy_dec.validation import null_setting_message
+from numpy_dec.validation import null_setting_message, read_setting_value
 
 RECORD_FORMAT = "numpy_dec experiment 1"
 
@@ -109,7 +109,8 @@ GRIDS: dict[str, tuple[str, list[tuple[str, dict]]]] = {
 
 
 def parse_sweep(text: str) -> tuple[str, list[tuple[str, object]]]:
-    """``KEY=V1,V2,...`` -> (KEY, [(text, value), ...]), values read as JSON.
+    """``KEY=V1,V2,...`` -> (KEY, [(text, value), ...]), each value read by
+    ``validation.read_setting_value``.
 
     Commas inside brackets do not split: ``hidden_sizes=[32,32],[64,64]`` is
     two values. A value that is not JSON stays a string (``regression``).
@@ -127,13 +128,10 @@ def parse_sweep(text: str) -> tuple[str, list[tuple[str, object]]]:
 
     values = []
     for piece in pieces:
-        try:
-            value = json.loads(piece)
-        except json.JSONDecodeError:
-            value = piece
+        value = read_setting_value(piece)
         if value is None:
             raise argparse.ArgumentTypeError(null_setting_message(key.strip()))
-        values.append((piece, tuple(value) if isinstance(value, list) else value))
+        values.append((piece, value))
     return key.strip(), values
 
 

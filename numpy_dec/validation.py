@@ -7,6 +7,7 @@ Every check runs before any expensive work and raises ``ValueError`` or
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import tokenize
@@ -68,6 +69,30 @@ def null_setting_message(key: str) -> str:
     """Why ``--set KEY=null`` is refused: a setting of None means the preset's."""
     return (f"{key}=null would mean the preset's own value; give a value "
             "(pretrain_lr_step=0 and finetune_lr_step=0 mean a constant rate)")
+
+
+def read_setting_value(raw: str):
+    """The value of ``--set KEY=VALUE`` from its text, or None for "null".
+
+    JSON first (0.5, 1e-3, true, [500, 500, 2000], "text"); then the spellings
+    people type that JSON refuses: True and False in any case, and numbers such
+    as .5, 5. or +1; anything else stays a string (regression). A list becomes
+    a tuple.
+    """
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+        if raw.strip().lower() in ("true", "false"):
+            value = raw.strip().lower() == "true"
+        else:
+            for number in (int, float):
+                try:
+                    value = number(raw)
+                    break
+                except ValueError:
+                    pass
+    return tuple(value) if isinstance(value, list) else value
 
 
 @contextlib.contextmanager

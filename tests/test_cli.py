@@ -82,6 +82,9 @@ BAD_INPUT = [
     (["--set", "preset=paper"], "use --preset for preset"),
     (["--set", "random_state=3"], "use --seed for random_state"),
     (["--set", "alpha=abc"], "alpha must be a real number; got 'abc'"),
+    # .5 is read as a number (alpha is checked before tol)
+    (["--set", "alpha=.5", "--set", "tol=2"],
+     r"tol must be a finite number in \[0, 1\]; got 2"),
     (["--set", "hidden_sizes=5"], "hidden_sizes must be a list of ints"),
     (["--set", "drop_prob=1"], r"drop_prob must be a finite number in \[0, 1\)"),
     (["--set", "update_interval=2.5"], "update_interval must be an int"),
