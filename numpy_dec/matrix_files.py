@@ -217,8 +217,10 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 "; its first line holds ';' or tabs, but the values must be "
                 "separated by commas, with '.' as the decimal point"
             )
-        # NumPy's advice to pass `usecols` is for its own API, not for a file
-        reason = str(exc).split("; use `usecols`")[0].rstrip(".")
+        # NumPy counts rows and columns its own ways; name the file's line
+        reason = _first_bad_line(path, n_skip if has_header else 0)
+        if reason is None:
+            reason = str(exc).split("; use `usecols`")[0].rstrip(".")
         raise ValueError(f"{path} is not a table of numbers: {reason}{hint}") from exc
     if not has_header or table.shape[0] == 0:
         return table, None
@@ -238,6 +240,29 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if not label_cols:
         return table, None
     return np.delete(table, label_cols[0], axis=1), table[:, label_cols[0]]
+
+
+def _first_bad_line(path: Path, skip: int) -> str | None:
+    """Where a CSV table first fails to parse, in the file's own terms.
+
+    Lines and fields are counted from 1, as an editor shows them; blank lines
+    count as lines but hold no row. None when no line looks wrong.
+    """
+    width = None
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for number, line in enumerate(f, start=1):
+            if number <= skip or not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split(",")
+            for position, field in enumerate(fields, start=1):
+                if not _is_number(field.strip()):
+                    return (f"line {number}, field {position}: {field.strip()!r} "
+                            "is not a number")
+            if width is not None and len(fields) != width:
+                return (f"line {number} has {len(fields)} fields, the lines "
+                        f"before it {width}")
+            width = len(fields)
+    return None
 
 
 def _is_number(text: str) -> bool:
@@ -283,7 +308,7 @@ def _check_matrix(X: np.ndarray, source: str) -> np.ndarray:
         row, col = np.unravel_index(int(np.argmax(bad)), bad.shape)
         raise ValueError(
             f"{source} contains {n_bad} NaN or infinite values; the first is "
-            f"{X[row, col]} at row {row}, column {col} (0-based)"
+            f"{X[row, col]} at row {row}, column {col} (counted from 0)"
         )
     return X
 

@@ -193,7 +193,7 @@ def _check_finite(array: np.ndarray, name: str, what: str) -> None:
         bad = np.argwhere(~finite)
         raise ValueError(
             f"{name} holds {len(bad)} {what} (first at row {bad[0][0]}, column "
-            f"{bad[0][1]}); remove, impute or rescale them"
+            f"{bad[0][1]}, counted from 0); remove, impute or rescale them"
         )
 
 

@@ -137,10 +137,17 @@ def test_matrix_non_numeric_npy(tmp_path):
         load_matrix(tmp_path / "x.npy")
 
 
-def test_matrix_non_numeric_csv(tmp_path):
-    (tmp_path / "d.csv").write_text("1,2\n3,four\n")
-    with pytest.raises(ValueError, match="not a table of numbers"):
+@pytest.mark.parametrize("text, where", [
+    ("1,2\n3,four\n", "line 2, field 2: 'four' is not a number"),
+    # lines as an editor counts them: the header and blank lines included
+    ("a,b,c\n1,2,3\n\n4,5,oops\n", "line 4, field 3: 'oops' is not a number"),
+    ("a,b,c\n1,2,3\n4,,6\n", "line 3, field 2: '' is not a number"),
+])
+def test_matrix_non_numeric_csv(tmp_path, text, where):
+    (tmp_path / "d.csv").write_text(text)
+    with pytest.raises(ValueError, match="not a table of numbers") as error:
         load_matrix(tmp_path / "d.csv")
+    assert where in str(error.value)
 
 
 @pytest.mark.parametrize("text", ["a;b\n0.1;0.2\n", "0,1;0,2\n0,3;0,4\n",
@@ -153,9 +160,10 @@ def test_csv_with_other_separators_says_commas_are_expected(tmp_path, text):
 
 
 def test_matrix_ragged_csv(tmp_path):
-    (tmp_path / "d.csv").write_text("1,2,3\n4,5\n")
+    (tmp_path / "d.csv").write_text("a,b,c\n1,2,3\n4,5,6\n7,8\n")
     with pytest.raises(ValueError, match="not a table of numbers") as error:
         load_matrix(tmp_path / "d.csv")
+    assert "line 4 has 2 fields, the lines before it 3" in str(error.value)
     assert "usecols" not in str(error.value)
 
 
