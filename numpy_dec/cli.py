@@ -26,6 +26,7 @@ from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted
 from numpy_dec.presets import PRESETS, get_preset
 from numpy_dec.run_folder import (
     STORED_OPTIONS,
+    mark_diverged,
     new_run_dir,
     record_environment,
     resume_command,
@@ -319,8 +320,12 @@ def run(args, argv: list[str]) -> int:
         return report_bad_input(error)
     except FloatingPointError as error:
         # a diverging run: the settings, not the program, are at fault; its
-        # folder would diverge again on --resume, which keeps the settings
-        where = f" (delete {out} before reusing it as --out)" if out else ""
+        # folder would diverge again on --resume, which keeps the settings,
+        # so it is marked as neither resumable nor reusable
+        where = ""
+        if out is not None:
+            mark_diverged(out, str(error))
+            where = f" and another --out (or delete {out})"
         return report_bad_input(f"{error}; start a new run with other settings{where}")
     except Interrupted as stop:
         print(f"\ninterrupted: checkpoint saved at {stop.where} ({stop.path})\n"

@@ -30,6 +30,8 @@ ENV_FILE = "environment.json"
 # the variables that set the BLAS thread count; a resume command repeats them
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 RUN_FORMAT = "numpy_dec run 1"
+# written when training diverged: the folder can be neither resumed nor reused
+DIVERGED_FILE = "diverged.txt"
 # The options that define a run; --resume reads them back from run.json.
 STORED_OPTIONS = ("dataset", "data_dir", "data_file", "labels_file", "n_samples",
                   "n_clusters", "preset", "overrides", "pixel_restarts", "seed")
@@ -58,6 +60,11 @@ def new_run_dir(args) -> Path:
     if args.out:
         out = Path(args.out)
         checkpoint = out / CHECKPOINT_FILE
+        if (out / DIVERGED_FILE).is_file():
+            raise ValueError(
+                f"--out {out} holds a run that diverged; choose another --out, or "
+                "delete that folder first"
+            )
         if checkpoint.exists() and phase_of(checkpoint) != "done":
             raise ValueError(
                 f"--out {out} holds an unfinished run; continue it with "
@@ -114,6 +121,13 @@ def stored_args(args, typed: set[str]) -> argparse.Namespace:
         )
     folder = Path(args.resume)
     path = folder / RUN_FILE
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--resume {folder}: no such folder")
+    if (folder / DIVERGED_FILE).is_file():
+        raise ValueError(
+            f"--resume {folder}: that run diverged, and resuming it would repeat "
+            "the same computation; start a new run with other settings"
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"--resume {folder}: no {RUN_FILE} there, so it is not a folder written "
@@ -229,3 +243,8 @@ def resume_command(out: Path) -> str:
                         for name in THREAD_VARIABLES if name in os.environ)
     return (f"{variables}{shlex.quote(str(python))} -m numpy_dec run --resume "
             f"{shlex.quote(str(out))}")
+
+
+def mark_diverged(out: Path, message: str) -> None:
+    """Record in ``out`` that its training diverged, with the error message."""
+    write_atomic(out / DIVERGED_FILE, lambda f: f.write((message + "\n").encode()))

@@ -415,8 +415,18 @@ def test_diverging_fit_is_one_line_and_exit_2(data_file, tmp_path, capsys, setti
     # NumPy's overflow warnings on the way are not shown as well
     assert not [w for w in caught if "overflow" in str(w.message)
                 or "invalid value" in str(w.message)]
-    # --resume would diverge again: the message says how to start afresh
-    assert f"delete {tmp_path / 'diverged'} before reusing it" in err
+    # --resume would diverge again: the message says how to start afresh, and
+    # the folder is refused both for resuming and as the --out of a new run
+    assert f"another --out (or delete {tmp_path / 'diverged'})" in err
+    assert run("--resume", tmp_path / "diverged") == 2
+    assert "that run diverged, and resuming it" in capsys.readouterr().err
+    assert run("--data-file", data_file, *TINY, "--out", tmp_path / "diverged") == 2
+    assert "holds a run that diverged" in capsys.readouterr().err
+
+
+def test_resume_of_a_missing_folder_says_so(tmp_path, capsys):
+    assert run("--resume", tmp_path / "nowhere") == 2
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_out_must_not_be_a_file_or_a_folder_of_other_files(data_file, tmp_path,
