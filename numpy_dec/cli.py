@@ -84,7 +84,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
                           "mnist: the 70,000 images in --data-dir")
     run.add_argument("--data-dir", help="folder with the four original MNIST files")
     run.add_argument("--data-file", help="your own matrix: .npy, .npz or .csv")
-    run.add_argument("--labels-file", help="labels for --data-file (.npy or .csv)")
+    run.add_argument("--labels-file", help="labels for --data-file (.npy, .npz or .csv)")
     run.add_argument("--n-samples", type=int, default=None,
                      help="use only the first N samples (quick experiments)")
     run.add_argument("--n-clusters", type=int, default=10)

@@ -84,7 +84,8 @@ def dec_gradients(
     if not (np.isfinite(Z).all() and np.isfinite(centroids).all()):
         raise FloatingPointError(
             "DEC diverged: the embedding or the centroids became NaN or "
-            "infinite; lower dec_lr or eta0"
+            "infinite; lower dec_lr or eta0, or gamma and weight_decay when "
+            "they are set"
         )
     dZ, dcentroids = kl_gradients(Z, centroids, P_batch, alpha)
     kl = kl_divergence(P_batch, soft_assignment(Z, centroids, alpha))

@@ -61,8 +61,8 @@ def load_matrix(
     if labels_path is not None:
         if y is not None:
             raise ValueError(
-                f"{path} already holds labels; pass labels_path only for data "
-                "files without them"
+                f"{path} already holds labels; give separate labels (labels_path, "
+                "--labels-file) only for data files without them"
             )
         y, source = _load_labels_file(labels_path), str(labels_path)
     if y is not None:

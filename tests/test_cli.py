@@ -104,7 +104,8 @@ BAD_INPUT = [
     (["--dataset", "mnist"], "needs --data-dir"),
     (["--data-dir", "missing"], "not an existing folder"),
     (["--data-dir", "mnist_dir"], "truncated"),
-    (["--resume", "missing"], "no run.json there"),
+    (["--resume", "missing"], "no such folder"),
+    (["--resume", "mnist_dir"], "no run.json there"),
     (["--resume", "damaged"], "damaged or not a run file"),
 ]
 
