@@ -125,7 +125,8 @@ def _read(path, what: str, header_only: bool) -> tuple[dict, dict]:
 
 
 def save_model(model, path: str | os.PathLike) -> None:
-    """Write a fitted DEC to ``path`` (.npz): parameters, centroids, keywords."""
+    """Write a fitted DEC to ``path`` (.npz): parameters, centroids and the
+    keywords it was fitted with."""
     arrays = {
         f"ae.{name}": layer.params[key]
         for name, layer, key in model.autoencoder_.autoencoder.named_parameters()
