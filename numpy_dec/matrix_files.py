@@ -20,7 +20,7 @@ NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with entries, an empty one
 DATA_KEYS = ("X", "x", "data")
 LABEL_KEYS = ("y", "labels")
-LABEL_COLUMNS = ("label", "y")
+LABEL_COLUMNS = ("label", "labels", "y")
 MATRIX_SUFFIXES = (".npy", ".npz", ".csv")
 
 
@@ -35,7 +35,8 @@ def load_matrix(
         A .npy file with a 2-D array; a .npz archive with the data under "X",
         "x" or "data" (or as its only non-label array) and optional labels
         under "y" or "labels"; or a comma-separated .csv of numbers with an
-        optional header row, where a column named "label" or "y" holds labels.
+        optional header row, where a column named "label", "labels" or "y"
+        (in any case) holds labels.
     labels_path : str, path-like or None
         A separate labels file (.npy, .npz or a one-column .csv), only when
         ``path`` carries no labels itself.
@@ -48,9 +49,10 @@ def load_matrix(
 
     Notes
     -----
-    Files are never unpickled (``allow_pickle=False``). A CSV header is
-    recognised only when one of its fields is not a number, so a header of
-    purely numeric column names is read as a data row.
+    Files are never unpickled (``allow_pickle=False``). The first line of a
+    CSV is a header when none of its fields is a number: a header of purely
+    numeric column names is read as a data row, and a first line that mixes
+    numbers and words is an error (a data row with a typo is never dropped).
     """
     path = existing_file(path, "data file")
     X, y = _read_table(path, DATA_KEYS, LABEL_KEYS, "data")
@@ -193,7 +195,9 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             "expected comma-separated numbers"
         ) from None
     names = [s.strip().strip("\"'") for s in first.split(",")]
-    has_header = not all(_is_number(s) for s in names)
+    # A header names every column: a first line mixing numbers and words is a
+    # data row with a typo, not a header to drop
+    has_header = not any(_is_number(s) for s in names)
     try:
         with warnings.catch_warnings():
             # A header-only file is reported as empty by the matrix check.
@@ -219,6 +223,9 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             )
         # NumPy counts rows and columns its own ways; name the file's line
         reason = _first_bad_line(path, n_skip if has_header else 0)
+        if reason is not None and reason.startswith(f"line {n_skip},"):
+            hint += ("; a header row must name every column, with no number "
+                     "among the names")
         if reason is None:
             reason = str(exc).split("; use `usecols`")[0].rstrip(".")
         raise ValueError(f"{path} is not a table of numbers: {reason}{hint}") from exc
@@ -235,7 +242,7 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if len(label_cols) > 1:
         raise ValueError(
             f"{path} has several label columns {[names[i] for i in label_cols]}; "
-            "keep one column named 'label' or 'y'"
+            "keep one column named 'label', 'labels' or 'y'"
         )
     if not label_cols:
         return table, None

@@ -94,6 +94,22 @@ def test_csv_with_bom_and_leading_blank_lines(tmp_path):
     assert_array_equal(y, [1, 0])
 
 
+@pytest.mark.parametrize("first", ["0.1,abc,0.3", "NA,0.2,0.3"])
+def test_csv_first_row_with_a_bad_value_is_not_taken_for_a_header(tmp_path, first):
+    (tmp_path / "d.csv").write_text(first + "\n" + "0.4,0.5,0.6\n" * 5)
+    with pytest.raises(ValueError, match="line 1, field .* is not a number.*"
+                       "a header row must name every column"):
+        load_matrix(tmp_path / "d.csv")
+
+
+@pytest.mark.parametrize("name", ["label", "Labels", "y"])
+def test_csv_label_column_names(tmp_path, name):
+    (tmp_path / "d.csv").write_text(f"a,{name}\n0.5,1\n1.5,0\n")
+    X, y = load_matrix(tmp_path / "d.csv")
+    assert_allclose(X, [[0.5], [1.5]])
+    assert_array_equal(y, [1, 0])
+
+
 def test_csv_bom_without_header(tmp_path):
     (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf1,2\n3,4\n")
     X, y = load_matrix(tmp_path / "d.csv")
