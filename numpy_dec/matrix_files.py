@@ -158,9 +158,17 @@ def _read_npz(
     except UNREADABLE_FILE_ERRORS as exc:
         raise ValueError(_np_load_message(path, exc)) from exc
 
-    # A known key wins; otherwise the archive's only remaining array.
+    # A known key wins; otherwise the archive's only remaining array. Two known
+    # keys for the same role would leave the choice to this list's order.
     with archive:
         keys = list(archive.files)
+        for role, known in ((what, data_keys), ("labels", label_keys)):
+            found = [k for k in known if k in keys]
+            if len(found) > 1:
+                raise ValueError(
+                    f"{path} holds {len(found)} arrays that may be the {role}, "
+                    f"{found}; keep one of them"
+                )
         candidates = [k for k in keys if k not in label_keys]
         main_key = next((k for k in data_keys if k in keys), None)
         if main_key is None and len(candidates) == 1:
@@ -180,8 +188,8 @@ def _read_npz(
 
 
 def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Load a numeric CSV table, splitting off a "label" or "y" column."""
-    # The first non-blank line is a header when a field is not a number.
+    """Load a numeric CSV table, splitting off a label column (LABEL_COLUMNS)."""
+    # The first non-blank line is a header when no field is a number.
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             for n_skip, first in enumerate(f, start=1):

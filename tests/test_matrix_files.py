@@ -110,6 +110,17 @@ def test_csv_label_column_names(tmp_path, name):
     assert_array_equal(y, [1, 0])
 
 
+@pytest.mark.parametrize("keys, role", [
+    (("X", "x"), "data"), (("y", "labels"), "labels"),
+])
+def test_npz_with_two_keys_for_one_role_is_refused(tmp_path, data, keys, role):
+    arrays = {"X": data[0], "y": data[1]}
+    arrays.update({key: arrays["X" if role == "data" else "y"] for key in keys})
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError, match=f"2 arrays that may be the {role}"):
+        load_matrix(tmp_path / "d.npz")
+
+
 def test_csv_bom_without_header(tmp_path):
     (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf1,2\n3,4\n")
     X, y = load_matrix(tmp_path / "d.csv")
