@@ -58,8 +58,16 @@ def _parse_setting(text: str) -> tuple[str, object]:
     return key.strip(), value
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors take one line of standard error, with
+    exit code 2, as every other bad input does (``--help`` shows the usage)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m numpy_dec",
         description="Deep Embedded Clustering in NumPy, gradients written by hand.",
     )

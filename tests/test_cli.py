@@ -425,6 +425,22 @@ def test_diverging_fit_is_one_line_and_exit_2(data_file, tmp_path, capsys, setti
     assert "holds a run that diverged" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--n-clusters", "2.5"], "argument --n-clusters: invalid int value"),
+    (["run", "--set", "alpha"], "expected KEY=VALUE, got 'alpha'"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["experiment", "--seeds", "x"], "argument --seeds"),
+    ([], "the following arguments are required: command"),
+])
+def test_option_errors_are_one_line_and_exit_code_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    assert stop.value.code == cli.EXIT_BAD_INPUT
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ")
+    assert message in err and "--help)" in err
+
+
 def test_resume_of_a_missing_folder_says_so(tmp_path, capsys):
     assert run("--resume", tmp_path / "nowhere") == 2
     assert "no such folder" in capsys.readouterr().err
