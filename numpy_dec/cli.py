@@ -92,7 +92,8 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
                           "mnist: the 70,000 images in --data-dir")
     run.add_argument("--data-dir", help="folder with the four original MNIST files")
     run.add_argument("--data-file", help="your own matrix: .npy, .npz or .csv")
-    run.add_argument("--labels-file", help="labels for --data-file (.npy, .npz or .csv)")
+    run.add_argument("--labels-file",
+                     help="labels for --data-file (.npy, .npz or .csv)")
     run.add_argument("--n-samples", type=int, default=None,
                      help="use only the first N samples (quick experiments)")
     run.add_argument("--n-clusters", type=int, default=10)
@@ -202,6 +203,10 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
         args = stored_args(args, _typed_options(argv))
     else:
         _absolute_paths(args)
+    keys = [key for key, _ in args.overrides]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"--set gives {repeated} more than once")
     overrides = dict(args.overrides)
     valid = get_preset(args.preset)
     unknown = sorted(set(overrides) - set(valid))

@@ -153,7 +153,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         default="mnist-test", help="as for run")
     parser.add_argument("--data-dir", help="folder with the four MNIST files")
     parser.add_argument("--data-file", help="your own matrix: .npy, .npz or .csv")
-    parser.add_argument("--labels-file", help="labels for --data-file (.npy, .npz or .csv)")
+    parser.add_argument("--labels-file",
+                        help="labels for --data-file (.npy, .npz or .csv)")
     parser.add_argument("--n-samples", type=int, help="use the first N samples")
     parser.add_argument("--n-clusters", type=int, default=10)
     parser.add_argument("--pixel-restarts", type=int, default=10,

@@ -266,7 +266,8 @@ def _first_bad_line(path: Path, skip: int) -> str | None:
     width = None
     with open(path, encoding="utf-8-sig", newline="") as f:
         for number, line in enumerate(f, start=1):
-            if number <= skip or not line.strip():
+            # NumPy skips empty lines only; a line of spaces is a row
+            if number <= skip or not line.strip("\r\n"):
                 continue
             fields = line.rstrip("\r\n").split(",")
             for position, field in enumerate(fields, start=1):

@@ -232,10 +232,18 @@ def check_labels(y, n_samples: int, name: str = "labels") -> np.ndarray:
 def check_int(name: str, value, minimum: int = 1) -> int:
     """Return value as an int >= minimum; bools and floats raise TypeError."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int; got {value!r}")
+        raise TypeError(f"{name} must be an int; got {_described(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
     return int(value)
+
+
+def _described(value) -> str:
+    """A value for an error message; text is called text, so that a quoted
+    number such as "0.5" is not mistaken for the number."""
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return repr(value)
 
 
 def check_real(
@@ -247,7 +255,7 @@ def check_real(
     ``low_open`` and ``high_open`` exclude the bounds themselves.
     """
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
+        raise TypeError(f"{name} must be a real number; got {_described(value)}")
     value = float(value)
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high

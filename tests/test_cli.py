@@ -81,7 +81,10 @@ BAD_INPUT = [
     (["--set", "nope=1"], "unknown setting"),
     (["--set", "preset=paper"], "use --preset for preset"),
     (["--set", "random_state=3"], "use --seed for random_state"),
-    (["--set", "alpha=abc"], "alpha must be a real number; got 'abc'"),
+    (["--set", "alpha=abc"], "alpha must be a real number; got the text 'abc'"),
+    (["--set", 'alpha="0.5"'], "alpha must be a real number; got the text '0.5'"),
+    (["--set", "alpha=0.5", "--set", "alpha=1"],
+     r"--set gives \['alpha'\] more than once"),
     # .5 is read as a number (alpha is checked before tol)
     (["--set", "alpha=.5", "--set", "tol=2"],
      r"tol must be a finite number in \[0, 1\]; got 2"),

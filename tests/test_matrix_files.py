@@ -121,6 +121,12 @@ def test_npz_with_two_keys_for_one_role_is_refused(tmp_path, data, keys, role):
         load_matrix(tmp_path / "d.npz")
 
 
+def test_csv_line_of_spaces_is_named(tmp_path):
+    (tmp_path / "d.csv").write_text("1,2\n3,4\n   \n5,6\n")
+    with pytest.raises(ValueError, match="line 3, field 1: '' is not a number"):
+        load_matrix(tmp_path / "d.csv")
+
+
 def test_csv_bom_without_header(tmp_path):
     (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf1,2\n3,4\n")
     X, y = load_matrix(tmp_path / "d.csv")
