@@ -148,6 +148,11 @@ def load_model(cls, path: str | os.PathLike):
             f"{path} is the checkpoint of a fit, not a model: load the model.npz "
             "beside it, or continue the fit with --resume"
         )
+    if "format_version" not in header:
+        raise StorageError(
+            f"{path} is not a numpy_dec model: its header has no model format "
+            "(the model of a run is the model.npz in its folder)"
+        )
     if header.get("format_version") != MODEL_FORMAT:
         raise StorageError(
             f"{path} has model format {header.get('format_version')!r}; this "

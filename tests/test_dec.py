@@ -161,6 +161,16 @@ def test_fitted_settings_needs_a_fit():
         DEC().fitted_settings()
 
 
+def test_load_of_another_archive_of_numpy_dec_says_it_is_no_model(tmp_path):
+    from numpy_dec.storage import save_archive
+
+    # a run folder's k-means baseline is such an archive
+    save_archive(tmp_path / "kmeans_pixels.npz", {"seconds": 1.0},
+                 {"labels": np.zeros(3, dtype=np.int64)})
+    with pytest.raises(ValueError, match="is not a numpy_dec model: its header"):
+        DEC.load(tmp_path / "kmeans_pixels.npz")
+
+
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, a=np.zeros(3))
