@@ -263,11 +263,13 @@ def prepare(args) -> SimpleNamespace:
         settings.append(SimpleNamespace(
             name=name, folder=re.sub(r"[^A-Za-z0-9._+=,-]", "_", name),
             preset=preset, overrides=overrides, s=s, data=data[key]))
-    for field in ("folder", "s"):
+    clashes = {"folder": "would be written to the same folder",
+               "s": "resolve to the same settings"}
+    for field, clash in clashes.items():
         values = [getattr(setting, field) for setting in settings]
         twins = [st.name for st, v in zip(settings, values) if values.count(v) > 1]
         if twins:
-            raise ValueError(f"the settings {twins} coincide ({field}); drop one")
+            raise ValueError(f"the settings {twins} {clash}; drop one")
 
     # every stored result must belong to this experiment
     pixel_key = (float(SPEC["input_scale"]), SPEC["dtype"])
