@@ -228,10 +228,11 @@ class DEC:
         numpy_dec.storage.StorageError
             A ValueError: the checkpoint to resume is damaged or does not match.
         FloatingPointError
-            Training diverged (NaN or inf); lower the learning rates. Bad input
-            (TypeError, ValueError) is found before anything changes, so an
-            earlier fit survives it; once training has started, the earlier fit
-            is gone, and after an error the estimator is unfitted.
+            Training diverged (NaN or inf); lower the learning rates. Invalid
+            settings or X are found before anything changes, so an earlier fit
+            survives them; once the network is built (for training, or to load
+            a checkpoint), the earlier fit is gone, and after an error the
+            estimator is unfitted.
         """
         s = self.settings()
         self._check_settings(s)
