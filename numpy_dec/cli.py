@@ -40,7 +40,11 @@ from numpy_dec.storage import (
     save_archive,
     write_atomic,
 )
-from numpy_dec.validation import null_setting_message, read_setting_value
+from numpy_dec.validation import (
+    check_set_once,
+    null_setting_message,
+    read_setting_value,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -203,10 +207,7 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
         args = stored_args(args, _typed_options(argv))
     else:
         _absolute_paths(args)
-    keys = [key for key, _ in args.overrides]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise ValueError(f"--set gives {repeated} more than once")
+    check_set_once([key for key, _ in args.overrides])
     overrides = dict(args.overrides)
     valid = get_preset(args.preset)
     unknown = sorted(set(overrides) - set(valid))

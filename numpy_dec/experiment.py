@@ -63,7 +63,11 @@ from numpy_dec.checkpoint import Interrupted, fingerprint
 from numpy_dec.presets import PRESETS, SPEC, get_preset
 from numpy_dec.reporting import Reporter
 from numpy_dec.storage import StorageError, to_json
-from numpy_dec.validation import null_setting_message, read_setting_value
+from numpy_dec.validation import (
+    check_set_once,
+    null_setting_message,
+    read_setting_value,
+)
 
 RECORD_FORMAT = "numpy_dec experiment 1"
 
@@ -174,10 +178,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def expand(grid: str, sweeps: list) -> list[tuple[str, dict]]:
     """The grid's (name, overrides) crossed with every combination of sweeps."""
-    keys = [key for key, _ in sweeps]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise ValueError(f"--set gives {repeated} more than once")
+    check_set_once([key for key, _ in sweeps])
     fixed = {key: values[0][1] for key, values in sweeps if len(values) == 1}
     swept = [(key, values) for key, values in sweeps if len(values) > 1]
 

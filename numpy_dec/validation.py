@@ -53,8 +53,17 @@ def scale_hint(X, threshold: float = SCALE_THRESHOLD) -> str | None:
     X = np.asarray(X)
     if X.size == 0 or X.dtype.kind not in "biuf":
         return None
-    # two reductions instead of np.abs(X), which would copy the whole array
-    peak = max(-float(X.min()), float(X.max()))
+    return _scale_message(_peak(X), threshold)
+
+
+def _peak(X: np.ndarray) -> float:
+    """max |x| over a finite X, by two reductions instead of np.abs(X), which
+    would copy the whole array."""
+    return max(-float(X.min()), float(X.max()))
+
+
+def _scale_message(peak: float, threshold: float = SCALE_THRESHOLD) -> str | None:
+    """``scale_hint``'s message for data whose largest |x| is ``peak``."""
     if not peak > threshold:
         return None
     return (
@@ -69,6 +78,13 @@ def null_setting_message(key: str) -> str:
     """Why ``--set KEY=null`` is refused: a setting of None means the preset's."""
     return (f"{key}=null would mean the preset's own value; give a value "
             "(pretrain_lr_step=0 and finetune_lr_step=0 mean a constant rate)")
+
+
+def check_set_once(keys: list[str]) -> None:
+    """Raise ValueError when ``--set`` names a setting more than once."""
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"--set gives {repeated} more than once")
 
 
 def read_setting_value(raw: str):
@@ -151,29 +167,31 @@ def check_array(X, dtype="float32", name: str = "X") -> np.ndarray:
     _check_finite(array, name, "NaN or infinite values")
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(converted, name, f"values too large for {np.dtype(dtype)}")
-    _check_magnitude(converted, name)
+    if converted is not array:
+        _check_finite(converted, name, f"values too large for {np.dtype(dtype)}")
 
-    hint = scale_hint(converted)
+    # the largest |x|, found once for both checks below
+    peak = _peak(converted)
+    _check_magnitude(converted, name, peak)
+    hint = _scale_message(peak)
     if hint is not None:
         warnings.warn(f"{name}: {hint}", RuntimeWarning, stacklevel=3)
     return converted
 
 
-def _check_magnitude(array: np.ndarray, name: str) -> None:
+def _check_magnitude(array: np.ndarray, name: str, peak: float) -> None:
     """Raise ValueError when squared distances between rows could overflow.
 
     k-means and the MSE sum (x_d - y_d)^2 over the D features, which stays
     finite in the array's dtype while every |x_d| <= sqrt(max / (4 D)): about
-    3e17 for float32 and 784 features.
+    3e17 for float32 and 784 features. ``peak`` is max |x| over the array.
     """
     if array.dtype.kind != "f":
         return
-    largest = max(abs(float(array.min())), abs(float(array.max())))
     limit = math.sqrt(np.finfo(array.dtype).max / (4 * array.shape[1]))
-    if largest > limit:
+    if peak > limit:
         raise ValueError(
-            f"{name} holds values up to {largest:.3g}: squared distances between "
+            f"{name} holds values up to {peak:.3g}: squared distances between "
             f"rows of {array.shape[1]} such features overflow {array.dtype} (the "
             f"limit is {limit:.3g}); rescale the data, the presets expect values "
             "of about [0, 1]"
