@@ -46,7 +46,6 @@ ablations
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
 import re
@@ -289,33 +288,27 @@ def prepare(args) -> SimpleNamespace:
 def _out_folder(args) -> Path:
     """The experiment's folder: --out when given (new, empty, or an earlier
     experiment's folder, which is continued), else a new one under runs/."""
-    from numpy_dec.run_folder import EMPTY_OUT, ENV_FILE, RUN_FILE
+    from numpy_dec.run_folder import (
+        EMPTY_OUT,
+        ENV_FILE,
+        RUN_FILE,
+        refuse_foreign_folder,
+        timestamped_folder,
+    )
 
     if args.out == "":
         raise ValueError(EMPTY_OUT)
-    if args.out:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; --out names a folder")
-        if (out / RUN_FILE).exists():
-            raise ValueError(
-                f"--out {out} holds a run of the run command; name a new or empty "
-                "folder, or an earlier experiment's folder to continue it"
-            )
-        # an experiment records its environment first, then keeps its records
-        # in runs/ and pixels/
-        ours = any((out / name).exists() for name in (ENV_FILE, "runs", "pixels"))
-        if out.is_dir() and not ours and any(out.iterdir()):
-            raise ValueError(
-                f"--out {out} is a folder with other files in it; name a new or "
-                "empty folder, or an earlier experiment's folder to continue it"
-            )
-        return out
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out, suffix = Path("runs") / f"{stamp}-experiment-{args.grid}", 1
-    while out.exists():
-        suffix += 1
-        out = Path("runs") / f"{stamp}-experiment-{args.grid}-{suffix}"
+    if not args.out:
+        return timestamped_folder(f"experiment-{args.grid}")
+    out = Path(args.out)
+    continued = ", or an earlier experiment's folder to continue it"
+    if (out / RUN_FILE).exists():
+        raise ValueError(f"--out {out} holds a run of the run command; name a new "
+                         f"or empty folder{continued}")
+    # an experiment records its environment first, then keeps its records in
+    # runs/ and pixels/
+    ours = any((out / name).exists() for name in (ENV_FILE, "runs", "pixels"))
+    refuse_foreign_folder(out, ours, continued)
     return out
 
 

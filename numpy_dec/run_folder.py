@@ -75,23 +75,35 @@ def new_run_dir(args) -> Path:
                 f"--out {out} holds a finished run; choose another --out, or "
                 "delete that folder first"
             )
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; --out names a folder")
-        if out.is_dir() and not (out / RUN_FILE).exists() and any(out.iterdir()):
-            # a run writes metrics.json, model.npz, plots...: never over a
-            # folder of other files
-            raise ValueError(
-                f"--out {out} is a folder with other files in it; name a new or "
-                "empty folder"
-            )
+        # a run writes metrics.json, model.npz, plots...: never over a folder
+        # of other files
+        refuse_foreign_folder(out, ours=(out / RUN_FILE).exists())
     else:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{stamp}-{args.preset}-seed{args.seed}"
-        suffix = 1
-        while out.exists():
-            suffix += 1
-            out = Path("runs") / f"{stamp}-{args.preset}-seed{args.seed}-{suffix}"
+        out = timestamped_folder(f"{args.preset}-seed{args.seed}")
     make_folder(out)
+    return out
+
+
+def refuse_foreign_folder(out: Path, ours: bool, alternative: str = "") -> None:
+    """Refuse ``--out`` when it is a file, or a folder holding other files than
+    the command's own (``ours`` False); ``alternative`` ends the advice."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; --out names a folder")
+    if out.is_dir() and not ours and any(out.iterdir()):
+        raise ValueError(
+            f"--out {out} is a folder with other files in it; name a new or "
+            f"empty folder{alternative}"
+        )
+
+
+def timestamped_folder(name: str) -> Path:
+    """A path under runs/ that does not exist yet: the time, then ``name``,
+    then -2, -3, ... when two folders are named in the same second."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out, suffix = Path("runs") / f"{stamp}-{name}", 1
+    while out.exists():
+        suffix += 1
+        out = Path("runs") / f"{stamp}-{name}-{suffix}"
     return out
 
 
