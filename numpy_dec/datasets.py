@@ -198,3 +198,14 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str) 
             f"{ipath} holds no pixels (shape {images.shape}); expected at least "
             "one image of at least one pixel"
         )
+
+    # read_idx gives unsigned bytes; a damaged or foreign labels file would
+    # otherwise add classes silently
+    above = labels > 9
+    if above.any():
+        first = int(np.argmax(above))
+        raise ValueError(
+            f"{lpath} holds {int(above.sum())} labels above 9, the first "
+            f"{labels[first]} at position {first} (counting from 0); MNIST "
+            "labels are the digits 0 to 9"
+        )

@@ -168,6 +168,18 @@ def test_data_dir_count_mismatch(tmp_path):
         load_mnist(tmp_path)
 
 
+def test_data_dir_labels_must_be_digits(tmp_path):
+    write_mnist_folder(tmp_path, NAMINGS["raw"])
+    labels = np.array([0, 3, 12, 1, 10], dtype=np.uint8)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+    with pytest.raises(ValueError) as info:
+        load_mnist(tmp_path)
+    message = str(info.value)
+    assert "train-labels-idx1-ubyte holds 2 labels above 9" in message
+    assert "the first 12 at position 2 (counting from 0)" in message
+    assert "MNIST labels are the digits 0 to 9" in message
+
+
 def test_data_dir_swapped_files(tmp_path):
     write_mnist_folder(tmp_path, NAMINGS["raw"])
     test_images = (tmp_path / "t10k-images-idx3-ubyte").read_bytes()
