@@ -32,6 +32,7 @@ from numpy_dec.validation import (
     check_n_clusters,
     check_real,
     check_settings,
+    output_range_message,
 )
 
 
@@ -241,6 +242,9 @@ class DEC:
         params = copy.deepcopy(self.get_params())
         X = check_array(X, dtype=s["dtype"], name="X")
         check_n_clusters(self.n_clusters, X.shape[0])
+        outside = output_range_message(X, s["output_activation"])
+        if outside is not None:
+            warnings.warn(f"X: {outside}", RuntimeWarning, stacklevel=2)
         check_int("checkpoint_every", checkpoint_every, 1)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")

@@ -74,6 +74,36 @@ def _scale_message(peak: float, threshold: float = SCALE_THRESHOLD) -> str | Non
     )
 
 
+def output_range_message(X: np.ndarray, output_activation: str) -> str | None:
+    """A warning message when a sigmoid output cannot reach X's values.
+
+    A sigmoid reconstruction lies in (0, 1), so data outside [0, 1] (such as
+    standardised features, or pixels x 0.02) cannot be reconstructed and the
+    autoencoder learns a distorted embedding. None for other outputs, for data
+    within [0, 1] (up to 1e-6 for rounding), and for data whose largest |x|
+    is above ``SCALE_THRESHOLD``, which ``check_array`` warns about already.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+        Finite data, as ``check_array`` returns it.
+    output_activation : str
+        The setting of the same name.
+    """
+    if output_activation != "sigmoid":
+        return None
+    low, high = float(X.min()), float(X.max())
+    if (low >= -1e-6 and high <= 1 + 1e-6) or max(-low, high) > SCALE_THRESHOLD:
+        return None
+    return (
+        f"the input spans [{low:g}, {high:g}], but the sigmoid output reaches "
+        "only (0, 1), so values outside [0, 1] cannot be reconstructed; scale "
+        "the data into [0, 1], e.g. (X - X.min()) / (X.max() - X.min()), or "
+        "use a linear output (output_activation='linear', as the paper preset "
+        "does)"
+    )
+
+
 def null_setting_message(key: str) -> str:
     """Why ``--set KEY=null`` is refused: a setting of None means the preset's."""
     return (f"{key}=null would mean the preset's own value; give a value "

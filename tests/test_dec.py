@@ -261,3 +261,16 @@ def test_save_onto_a_folder_says_so(fitted, tmp_path):
     with pytest.raises(IsADirectoryError, match="it is a folder; name a file"):
         fitted.save(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_warns_when_a_sigmoid_output_cannot_reach_the_data(mnist_subset):
+    X = 2 * mnist_subset[0][:200] - 1  # [-1, 1]
+    tiny = dict(hidden_sizes=(8, 8, 16), pretrain_epochs=1, finetune_epochs=1,
+                kmeans_n_init=1, max_iter=1)
+    with pytest.warns(RuntimeWarning, match=r"X: the input spans \[-1, 1\]"):
+        DEC(n_clusters=3, random_state=0, **tiny).fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DEC(n_clusters=3, random_state=0, output_activation="linear",
+            embedding_activation="linear", **tiny).fit(X)
+    assert not [w for w in caught if "the input spans" in str(w.message)]

@@ -1,9 +1,11 @@
-"""Tests for numpy_dec.validation: reading --set values (the other checks are
-exercised through the estimator and the loaders in test_reliability.py)."""
+"""Tests for numpy_dec.validation: reading --set values and the sigmoid-range
+message (the other checks are exercised through the estimator and the loaders
+in test_reliability.py)."""
 
+import numpy as np
 import pytest
 
-from numpy_dec.validation import read_setting_value
+from numpy_dec.validation import output_range_message, read_setting_value
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -20,3 +22,24 @@ def test_read_setting_value(raw, expected):
     value = read_setting_value(raw)
     assert value == expected
     assert type(value) is type(expected)
+
+
+# output_range_message
+
+
+@pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 5.1), (-0.5, 0.5)])
+def test_sigmoid_output_outside_its_range_is_named(low, high):
+    X = np.array([[low, 0.5], [0.25, high]])
+    message = output_range_message(X, "sigmoid")
+    assert message.startswith(f"the input spans [{low:g}, {high:g}]")
+    assert "output_activation='linear'" in message
+
+
+@pytest.mark.parametrize("X, activation", [
+    (np.array([[0.0, 1.0], [0.5, 0.25]]), "sigmoid"),
+    (np.array([[0.0, 1.0 + 1e-7]]), "sigmoid"),
+    (np.array([[-1.0, 5.1]]), "linear"),
+    (np.array([[0.0, 255.0]]), "sigmoid"),  # check_array's scale warning says it
+])
+def test_output_range_message_is_quiet_otherwise(X, activation):
+    assert output_range_message(X, activation) is None
