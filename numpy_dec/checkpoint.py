@@ -28,6 +28,7 @@ from numpy_dec.storage import (
     checked_array,
     copy_parameters,
     read_archive,
+    read_header,
     save_archive,
     to_json,
 )
@@ -355,6 +356,22 @@ class Checkpointer:
             "iteration (press Ctrl-C again to stop at once without saving)",
             file=sys.stderr, flush=True,
         )
+
+
+def check_checkpoint_data(path: Path, X: np.ndarray) -> None:
+    """Raise StorageError when the checkpoint at ``path`` was written for other
+    data than X (N, D); no checkpoint passes.
+
+    ``Checkpointer.load`` checks the same, but only once training is about to
+    start; a resumed run calls this first, so that other data is refused
+    before anything in its folder changes.
+    """
+    if not path.exists():
+        return
+    stored = read_header(path, CHECKPOINT_KIND).get("data")
+    current = to_json(fingerprint(X))
+    if stored != current:
+        raise StorageError(_mismatch(path, "data", stored, current))
 
 
 def _mismatch(path: Path, key: str, stored: Any, current: Any) -> str:

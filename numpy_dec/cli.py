@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted
+from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted, check_checkpoint_data
 from numpy_dec.presets import PRESETS, get_preset
 from numpy_dec.run_folder import (
     STORED_OPTIONS,
@@ -46,6 +46,7 @@ from numpy_dec.validation import (
     read_setting_value,
 )
 
+DATASETS = ("mnist-test", "mnist")
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 PIXELS_FILE = "kmeans_pixels.npz"
@@ -86,14 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     ))
     grad = commands.add_parser("gradcheck", help="finite-difference check of every "
                                                  "derivative in the package")
-    grad.add_argument("--only", nargs="*", help="names of the checks to run")
+    grad.add_argument("--only", nargs="+", help="names of the checks to run")
     return parser
 
 
 def _add_run_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--dataset", choices=("mnist-test", "mnist"), default="mnist-test",
-                     help="mnist-test: the 10,000 embedded test images (default); "
-                          "mnist: the 70,000 images in --data-dir")
+    run.add_argument("--dataset", choices=DATASETS,
+                     help="mnist-test: the 10,000 embedded test images (the "
+                          "default without --data-dir or --data-file); mnist: "
+                          "the 70,000 images in --data-dir")
     run.add_argument("--data-dir", help="folder with the four original MNIST files")
     run.add_argument("--data-file", help="your own matrix: .npy, .npz or .csv")
     run.add_argument("--labels-file",
@@ -139,18 +141,32 @@ def load_data(args, scale: float):
     from numpy_dec.matrix_files import load_matrix
     from numpy_dec.validation import check_labels
 
+    # --dataset None: the embedded test set, unless a folder or a file is named
     if args.data_file:
         if args.data_dir:
             raise ValueError("give either --data-file or --data-dir, not both")
+        if args.dataset is not None:
+            raise ValueError(
+                f"--dataset {args.dataset} and --data-file name two data sets; "
+                "give one of them"
+            )
         X, y = load_matrix(args.data_file, labels_path=args.labels_file)
         source = f"file {args.data_file}"
     elif args.labels_file:
         raise ValueError("--labels-file goes with --data-file")
+    elif args.dataset == "mnist-test" and args.data_dir:
+        raise ValueError(
+            "--dataset mnist-test is the embedded test set, and --data-dir names "
+            "another; give --dataset mnist (or no --dataset) with --data-dir"
+        )
     elif args.dataset == "mnist" or args.data_dir:
         if not args.data_dir:
             raise ValueError(
                 "--dataset mnist needs --data-dir DIR with the MNIST files"
             )
+        if not Path(args.data_dir).is_dir():
+            raise FileNotFoundError(f"--data-dir {args.data_dir} is not an existing "
+                                    "folder")
         X, y = load_mnist(args.data_dir, scale=scale)
         source = f"MNIST from {args.data_dir}"
     else:
@@ -217,6 +233,7 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
                    "n_clusters": "--n-clusters"}
         hint = "".join(f"; use {options[k]} for {k}" for k in unknown if k in options)
         raise ValueError(f"unknown setting(s) {unknown}{hint}; valid: {sorted(valid)}")
+    check_int("--seed", args.seed, 0)
     model = DEC(n_clusters=args.n_clusters, preset=args.preset,
                 random_state=args.seed, verbose=0 if args.quiet else 1, **overrides)
     settings = model.settings()
@@ -228,7 +245,10 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
     X = check_array(X, dtype=settings["dtype"])
     check_n_clusters(args.n_clusters, X.shape[0])
     out = Path(args.out) if resume else new_run_dir(args)
-    if not resume:
+    if resume:
+        # other data is refused before the folder changes
+        check_checkpoint_data(out / CHECKPOINT_FILE, X)
+    else:
         write_run_file(args, out)
     record_environment(out, resume)
     return SimpleNamespace(args=args, model=model, settings=settings, X=X, y=y,

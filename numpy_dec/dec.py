@@ -246,6 +246,10 @@ class DEC:
         if outside is not None:
             warnings.warn(f"X: {outside}", RuntimeWarning, stacklevel=2)
         check_int("checkpoint_every", checkpoint_every, 1)
+        if callback is not None and not callable(callback):
+            raise TypeError(
+                f"callback must be callable (or None); got {type(callback).__name__}"
+            )
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs the checkpoint_dir to resume from")
 

@@ -153,7 +153,7 @@ def parse_seeds(text: str) -> list[int]:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m numpy_dec experiment``."""
     parser.add_argument("--dataset", choices=("mnist-test", "mnist"),
-                        default="mnist-test", help="as for run")
+                        help="as for run")
     parser.add_argument("--data-dir", help="folder with the four MNIST files")
     parser.add_argument("--data-file", help="your own matrix: .npy, .npz or .csv")
     parser.add_argument("--labels-file",

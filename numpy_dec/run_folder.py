@@ -131,8 +131,12 @@ def stored_args(args, typed: set[str]) -> argparse.Namespace:
             f"--resume continues with the settings stored in the run folder; drop "
             f"{flags} (only --quiet and --checkpoint-every may be given with it)"
         )
+    if not args.resume:
+        raise ValueError("--resume is empty; name the folder of the run to continue")
     folder = Path(args.resume)
     path = folder / RUN_FILE
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--resume {folder} is a file; name the folder of a run")
     if not folder.is_dir():
         raise FileNotFoundError(f"--resume {folder}: no such folder")
     if (folder / DIVERGED_FILE).is_file():
@@ -147,13 +151,21 @@ def stored_args(args, typed: set[str]) -> argparse.Namespace:
         )
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
-        options = stored["options"]
+        if not isinstance(stored, dict):
+            stored = {}
+        options = stored.get("options")
         if (stored.get("format") != RUN_FORMAT or not isinstance(options, dict)
                 or set(options) != set(STORED_OPTIONS)
                 or not isinstance(options["overrides"], dict)):
-            raise ValueError(f"expected format {RUN_FORMAT!r} with {STORED_OPTIONS}")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"expected format {RUN_FORMAT!r} with the options "
+                             f"{list(STORED_OPTIONS)}")
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path} is damaged or not a run file: {error}") from None
+    if options["dataset"] == "mnist-test" and (options["data_file"]
+                                               or options["data_dir"]):
+        # folders written while --dataset defaulted to mnist-test stored it
+        # beside the file or folder that the run actually read
+        options["dataset"] = None
 
     resumed = argparse.Namespace(**vars(args))
     for name in STORED_OPTIONS:

@@ -177,7 +177,7 @@ def load_model(cls, path: str | os.PathLike):
 
 
 def checked_array(arrays: dict, name: str, shape: tuple, dtype, path) -> np.ndarray:
-    """The stored array ``name``, checked for its shape and dtype."""
+    """The stored array ``name``, checked for its shape, dtype and finiteness."""
     if name not in arrays:
         raise StorageError(f"{path} has no array {name!r}")
     stored = arrays[name]
@@ -185,6 +185,11 @@ def checked_array(arrays: dict, name: str, shape: tuple, dtype, path) -> np.ndar
         raise StorageError(
             f"{path}: {name} has shape {stored.shape} and dtype {stored.dtype}; "
             f"expected {tuple(shape)} {np.dtype(dtype)}"
+        )
+    if stored.dtype.kind == "f" and not np.isfinite(stored).all():
+        raise StorageError(
+            f"{path}: {name} holds NaN or infinite values; the file is damaged "
+            "or was written from a fit that diverged"
         )
     return stored
 

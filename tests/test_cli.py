@@ -93,6 +93,7 @@ BAD_INPUT = [
     (["--set", "update_interval=2.5"], "update_interval must be an int"),
     (["--set", "hidden_activation=tanh"], "unknown activation 'tanh'"),
     (["--n-clusters", "0"], "n_clusters must be between 1"),
+    (["--seed", "-1"], "--seed must be an int >= 0"),
     (["DATA", "--n-clusters", "61"], r"between 1 and the number of samples \(60\)"),
     (["--n-samples", "0"], "--n-samples must be between 1 and 10000"),
     (["--pixel-restarts", "0"], "--pixel-restarts must be an int >= 1"),
@@ -105,9 +106,15 @@ BAD_INPUT = [
      "3 labels but the data has 60"),
     (["--labels-file", "short.npy"], "--labels-file goes with --data-file"),
     (["--dataset", "mnist"], "needs --data-dir"),
-    (["--data-dir", "missing"], "not an existing folder"),
+    (["--data-dir", "missing"], "--data-dir .*missing is not an existing folder"),
     (["--data-dir", "mnist_dir"], "truncated"),
+    (["DATA", "--dataset", "mnist"], "--dataset mnist and --data-file name two"),
+    (["DATA", "--dataset", "mnist-test"], "--dataset mnist-test and --data-file"),
+    (["--dataset", "mnist-test", "--data-dir", "mnist_dir"],
+     "--dataset mnist-test is the embedded test set, and --data-dir names another"),
     (["--resume", "missing"], "no such folder"),
+    (["--resume", "three_d.npy"], "three_d.npy is a file; name the folder of a run"),
+    (["--resume", ""], "--resume is empty"),
     (["--resume", "mnist_dir"], "no run.json there"),
     (["--resume", "damaged"], "damaged or not a run file"),
 ]
@@ -134,7 +141,8 @@ def test_unknown_gradient_check(capsys):
 
 
 @pytest.mark.parametrize("argv", [["run", "--bogus"], ["run", "--preset", "nope"],
-                                  ["run", "--n-clusters", "x"], []])
+                                  ["run", "--n-clusters", "x"], ["gradcheck", "--only"],
+                                  []])
 def test_argparse_errors_exit_2(argv):
     with pytest.raises(SystemExit) as stop:
         cli.main(argv)
@@ -177,8 +185,26 @@ def test_resume_refuses_changed_data(tmp_path, capsys, data_file):
     assert run("--data-file", data, *TINY, "--out", out) == 0
     with np.load(data) as archive:
         np.savez(data, X=archive["X"][::-1], y=archive["y"][::-1])
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert run("--resume", out) == cli.EXIT_BAD_INPUT
     assert "was written for other data" in capsys.readouterr().err
+    # refused before anything in the folder changed
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_run_file_of_an_earlier_version_still_resumes(tmp_path, data_file, reference):
+    # --dataset used to default to mnist-test, and run.json stored it beside
+    # the --data-file that the run actually read
+    out = tmp_path / "run"
+    path = out / run_folder.RUN_FILE
+    assert run("--data-file", data_file, *TINY, "--out", out) == 0
+    stored = json.loads(path.read_text())
+    assert stored["options"]["dataset"] is None
+    stored["options"]["dataset"] = "mnist-test"
+    path.write_text(json.dumps(stored))
+    (out / "metrics.json").unlink()
+    assert run("--resume", out) == 0
+    assert (out / "metrics.json").read_bytes() == reference[1]
 
 
 def test_out_with_an_unfinished_run_is_refused(tmp_path, monkeypatch, capsys,
@@ -447,6 +473,15 @@ def test_option_errors_are_one_line_and_exit_code_2(argv, message, capsys):
 def test_resume_of_a_missing_folder_says_so(tmp_path, capsys):
     assert run("--resume", tmp_path / "nowhere") == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [{"format": run_folder.RUN_FORMAT}, [1, 2]])
+def test_run_file_without_options_is_named_damaged(tmp_path, capsys, content):
+    (tmp_path / run_folder.RUN_FILE).write_text(json.dumps(content))
+    assert run("--resume", tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "is damaged or not a run file: expected format" in err
+    assert "'dataset', 'data_dir'" in err
 
 
 def test_out_must_not_be_a_file_or_a_folder_of_other_files(data_file, tmp_path,

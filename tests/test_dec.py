@@ -274,3 +274,23 @@ def test_fit_warns_when_a_sigmoid_output_cannot_reach_the_data(mnist_subset):
         DEC(n_clusters=3, random_state=0, output_activation="linear",
             embedding_activation="linear", **tiny).fit(X)
     assert not [w for w in caught if "the input spans" in str(w.message)]
+
+
+def test_callback_that_cannot_be_called_is_refused_before_training(mnist_subset):
+    model = DEC(n_clusters=3, random_state=0, hidden_sizes=(8, 8, 16))
+    with pytest.raises(TypeError, match="callback must be callable .*; got int"):
+        model.fit(mnist_subset[0][:50], callback=5)
+    assert not hasattr(model, "autoencoder_")  # nothing was built or trained
+
+
+@pytest.mark.parametrize("name", ["cluster_centers", "ae.0.W"])
+def test_load_refuses_a_model_holding_nan(fitted, tmp_path, name):
+    from numpy_dec.storage import StorageError, read_archive, save_archive
+
+    fitted.save(tmp_path / "model.npz")
+    header, arrays = read_archive(tmp_path / "model.npz", "numpy_dec model")
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[1] = np.nan
+    save_archive(tmp_path / "damaged.npz", header, arrays)
+    with pytest.raises(StorageError, match=f"{name} holds NaN or infinite values"):
+        DEC.load(tmp_path / "damaged.npz")
