@@ -185,6 +185,17 @@ def load_data(args, scale: float):
     return X, y, f"{source}, {X.shape[0]} x {X.shape[1]}"
 
 
+def check_scale_applies(args, overrides: dict) -> None:
+    """Refuse ``--set input_scale=...`` with ``--data-file``, where it would be
+    recorded without effect: the scale multiplies the MNIST pixels as they are
+    loaded, while a user's matrix is used as given."""
+    if args.data_file and "input_scale" in overrides:
+        raise ValueError(
+            "input_scale multiplies the MNIST pixels as they are loaded; "
+            "--data-file is used as given, so scale the file's data instead"
+        )
+
+
 def score_labels(y, labels) -> dict | None:
     """ACC, NMI and ARI of ``labels`` against the classes ``y``; None without y."""
     from numpy_dec.metrics import (
@@ -225,6 +236,7 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
         _absolute_paths(args)
     check_set_once([key for key, _ in args.overrides])
     overrides = dict(args.overrides)
+    check_scale_applies(args, overrides)
     valid = get_preset(args.preset)
     unknown = sorted(set(overrides) - set(valid))
     if unknown:

@@ -250,6 +250,7 @@ def prepare(args) -> SimpleNamespace:
     Raises ValueError, TypeError or OSError for bad options, settings or data,
     and for stored results that belong to another experiment.
     """
+    from numpy_dec.cli import check_scale_applies
     from numpy_dec.run_folder import ENV_FILE, make_folder, record_environment
     from numpy_dec.validation import check_int
 
@@ -257,6 +258,7 @@ def prepare(args) -> SimpleNamespace:
     check_int("--checkpoint-every", args.checkpoint_every, 1)
     data, settings = {}, []
     for name, overrides in expand(args.grid, args.sweeps):
+        check_scale_applies(args, overrides)
         preset, overrides, s = resolve(overrides, args.n_clusters)
         key = (float(s["input_scale"]), s["dtype"])
         data[key] = data.get(key) or _load(args, *key)

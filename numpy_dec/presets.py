@@ -48,7 +48,11 @@ by experiment in this project, [C] a convention of this project.
     embedding_activation  "sigmoid"         [S]; the paper's is linear
     output_activation     "sigmoid"         [S]; the paper's is linear
     input_scale           1 / 255           [S] inputs in [0, 1], as a sigmoid
-                                            output can reach; the paper's 0.02
+                                            output can reach; the paper's 0.02.
+                                            The commands multiply the MNIST
+                                            pixels by it as they load them;
+                                            fit, predict and a --data-file
+                                            take the data as given
     drop_prob             0.2               [P][S] the denoising pairs only
     init                  "glorot_uniform"  [E]; the paper draws N(0, 0.01^2),
                                             which is init="gaussian"

@@ -112,6 +112,8 @@ BAD_INPUT = [
     (["DATA", "--dataset", "mnist-test"], "--dataset mnist-test and --data-file"),
     (["--dataset", "mnist-test", "--data-dir", "mnist_dir"],
      "--dataset mnist-test is the embedded test set, and --data-dir names another"),
+    (["DATA", "--set", "input_scale=0.5"],
+     "input_scale multiplies the MNIST pixels as they are loaded"),
     (["--resume", "missing"], "no such folder"),
     (["--resume", "three_d.npy"], "three_d.npy is a file; name the folder of a run"),
     (["--resume", ""], "--resume is empty"),

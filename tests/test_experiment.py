@@ -193,6 +193,10 @@ BAD_INPUT = [
     (["--pixel-restarts", "0"], "--pixel-restarts must be an int >= 1"),
     (["--n-samples", "3", "--n-clusters", "5"], "n_clusters must be between 1"),
     (["--data-file", "DATA"], "scores the clusters against labels"),
+    (["--data-file", "DATA", "--set", "input_scale=0.5,1"],
+     "--data-file is used as given, so scale the file's data instead"),
+    (["--dataset", "mnist-test", "--data-file", "DATA"],
+     "--dataset mnist-test and --data-file name two data sets"),
 ]
 
 
