@@ -125,11 +125,32 @@ def load_mnist(
 
 
 def _find_mnist_file(folder: Path, stem: str) -> Path | None:
-    """Return the first existing spelling of an MNIST file name, or None."""
-    for name in (stem, stem.replace("-idx", ".idx")):
-        for suffix in (".gz", ""):
-            if (folder / (name + suffix)).is_file():
-                return folder / (name + suffix)
+    """Return the one existing spelling of an MNIST file name, or None.
+
+    The spellings are the dashed and the dotted name, each raw or .gz. Two
+    of them side by side are refused: which one to read would be a guess.
+    """
+    spellings = [
+        folder / (name + suffix)
+        for name in (stem, stem.replace("-idx", ".idx"))
+        for suffix in (".gz", "")
+    ]
+    found = [path for path in spellings if path.is_file()]
+    if len(found) > 1:
+        raise ValueError(
+            f"{folder} holds {len(found)} spellings of the MNIST file {stem}, "
+            f"{', '.join(path.name for path in found)}; keep one of them"
+        )
+    if found:
+        return found[0]
+
+    # A folder under the file's name is not a missing file.
+    for path in spellings:
+        if path.is_dir():
+            raise ValueError(
+                f"{path} is a folder, not a file; expected the MNIST file {stem} "
+                "there, raw or gzip-compressed (.gz)"
+            )
     return None
 
 

@@ -7,6 +7,7 @@ expected, so the command line can print them as one line.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -49,7 +50,9 @@ def load_matrix(
 
     Notes
     -----
-    Files are never unpickled (``allow_pickle=False``). The first line of a
+    Files are never unpickled (``allow_pickle=False``). A .npy header, and
+    that of every .npz array read, must promise exactly the bytes that follow
+    it; this is checked before the array is allocated. The first line of a
     CSV is a header when none of its fields is a number: a header of purely
     numeric column names is read as a data row, and a first line that mixes
     numbers and words is an error (a data row with a typo is never dropped).
@@ -90,39 +93,71 @@ def _read_table(
 
 
 def _load_npy(path: Path) -> np.ndarray:
-    """Load a .npy array without unpickling."""
+    """Load a .npy array without unpickling, once its header matches the file."""
     with open(path, "rb") as f:
         head = f.read(len(NPY_MAGIC))
-    if head != NPY_MAGIC:
-        raise ValueError(
-            f"{path} is not a .npy file: it does not start with the NumPy magic "
-            "bytes (pickled files are never loaded)"
-        )
+        if head.startswith(ZIP_MAGIC):
+            raise ValueError(
+                f"{path} looks like an .npz archive (a zip file of arrays), not a "
+                "single .npy array; give it the .npz extension"
+            )
+        if head != NPY_MAGIC:
+            raise ValueError(
+                f"{path} is not a .npy file: it does not start with the NumPy "
+                "magic bytes (pickled files are never loaded)"
+            )
+        f.seek(0)
+        _check_npy_size(f, os.fstat(f.fileno()).st_size, str(path))
     try:
-        array = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except UNREADABLE_FILE_ERRORS as exc:
         raise ValueError(_np_load_message(path, exc)) from exc
 
-    # Anything after the data means the header and the file disagree.
-    extra = path.stat().st_size - _npy_data_offset(path) - array.nbytes
-    if extra > 0:
+
+def _check_npy_size(f: BinaryIO, n_bytes: int, source: str) -> None:
+    """Check that the data behind a .npy header are as long as it promises.
+
+    Only the header is read, so a damaged header claiming a huge shape is
+    refused before np.load allocates that shape.
+
+    Parameters
+    ----------
+    f : binary file
+        Positioned at the NumPy magic bytes; left just after the header.
+    n_bytes : int
+        Length of the whole .npy content, header included.
+    source : str
+        The file, or the archive member, named in errors.
+    """
+    try:
+        version = np.lib.format.read_magic(f)
+        # format 3.0 is 2.0 with a UTF-8 header; the shape reads the same
+        if version[0] == 1:
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except UNREADABLE_FILE_ERRORS as exc:
+        raise ValueError(_np_load_message(source, exc)) from exc
+    # np.load refuses an object array before reading its (pickled) data
+    if dtype.hasobject:
+        return
+
+    promised = math.prod(shape) * dtype.itemsize
+    present = n_bytes - f.tell()
+    if present < promised:
         raise ValueError(
-            f"{path} has {extra} bytes more than its header promises (shape "
-            f"{array.shape}, dtype {array.dtype}); the file is damaged"
+            f"{source} is truncated: its header promises shape {shape}, dtype "
+            f"{dtype}, {promised} data bytes, but only {present} follow"
         )
-    return array
+    if present > promised:
+        raise ValueError(
+            f"{source} has {present - promised} bytes more than its header "
+            f"promises (shape {shape}, dtype {dtype}, {promised} data bytes); "
+            "the file is damaged"
+        )
 
 
-def _npy_data_offset(path: Path) -> int:
-    """Where the data of a .npy file start: after the magic, version and header."""
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if head[6] == 1:
-        return 10 + int.from_bytes(head[8:10], "little")
-    return 12 + int.from_bytes(head[8:12], "little")
-
-
-def _np_load_message(path: Path, exc: Exception) -> str:
+def _np_load_message(path: Path | str, exc: Exception) -> str:
     """Explain why np.load refused a file."""
     if "Object arrays" in str(exc) or "pickle" in str(exc):
         return (
@@ -179,12 +214,27 @@ def _read_npz(
                 f"{keys}; store it under one of {list(data_keys)}"
             )
         label_key = next((k for k in label_keys if k in keys), None)
-        try:
-            main = archive[main_key]
-            y = archive[label_key] if label_key is not None else None
-        except UNREADABLE_FILE_ERRORS as exc:
-            raise ValueError(_np_load_message(path, exc)) from exc
+        main = _read_npz_member(archive, main_key, path)
+        y = None if label_key is None else _read_npz_member(archive, label_key, path)
     return main, y
+
+
+def _read_npz_member(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    """Read one array of an open .npz archive, once its header matches its size."""
+    # np.load lists the zip entry "X.npy" as "X"
+    name = key if key in archive.zip.namelist() else key + ".npy"
+    try:
+        member = archive.zip.open(name)
+    except UNREADABLE_FILE_ERRORS as exc:
+        raise ValueError(_np_load_message(path, exc)) from exc
+    with member:
+        _check_npy_size(
+            member, archive.zip.getinfo(name).file_size, f"{path} (array {key!r})"
+        )
+    try:
+        return archive[key]
+    except UNREADABLE_FILE_ERRORS as exc:
+        raise ValueError(_np_load_message(path, exc)) from exc
 
 
 def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -208,7 +258,7 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     has_header = not any(_is_number(s) for s in names)
     try:
         with warnings.catch_warnings():
-            # A header-only file is reported as empty by the matrix check.
+            # loadtxt warns about a header without rows, refused below
             warnings.simplefilter("ignore", UserWarning)
             table = np.loadtxt(
                 path,
@@ -237,8 +287,13 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         if reason is None:
             reason = str(exc).split("; use `usecols`")[0].rstrip(".")
         raise ValueError(f"{path} is not a table of numbers: {reason}{hint}") from exc
-    if not has_header or table.shape[0] == 0:
+    if not has_header:
         return table, None
+    if table.shape[0] == 0:
+        raise ValueError(
+            f"{path} holds a header of {len(names)} columns but no data rows; "
+            "expected comma-separated numbers below it"
+        )
 
     # Split off the label column named in the header, if any.
     if table.shape[1] != len(names):

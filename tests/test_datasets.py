@@ -150,6 +150,34 @@ def test_data_dir_missing_file_is_named(tmp_path):
         assert stem in message
 
 
+@pytest.mark.parametrize("second", [
+    "t10k-images-idx3-ubyte.gz", "t10k-images.idx3-ubyte",
+])
+def test_data_dir_two_spellings_of_one_file_are_refused(tmp_path, second):
+    stem = "t10k-images-idx3-ubyte"
+    write_mnist_folder(tmp_path, NAMINGS["raw"])
+    other = idx_bytes(np.zeros((3, 4, 4), dtype=np.uint8))
+    (tmp_path / second).write_bytes(
+        gzip.compress(other) if second.endswith(".gz") else other
+    )
+    with pytest.raises(ValueError) as info:
+        load_mnist(tmp_path)
+    start = f"{tmp_path} holds 2 spellings of the MNIST file {stem}, "
+    end = "; keep one of them"
+    message = str(info.value)
+    assert message.startswith(start) and message.endswith(end)
+    listed = message[len(start):-len(end)].split(", ")
+    assert sorted(listed) == sorted([stem, second])
+
+
+def test_data_dir_folder_in_place_of_a_file(tmp_path):
+    stem = "t10k-labels-idx1-ubyte"
+    write_mnist_folder(tmp_path, {s: s for s in STEMS if s != stem})
+    (tmp_path / stem).mkdir()
+    with pytest.raises(ValueError, match=f"{stem} is a folder, not a file"):
+        load_mnist(tmp_path)
+
+
 def test_data_dir_not_a_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not an existing folder"):
         load_mnist(tmp_path / "absent")

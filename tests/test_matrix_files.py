@@ -1,9 +1,13 @@
 """Tests for numpy_dec.matrix_files: a user's matrix from .npy, .npz or .csv."""
 
 import gc
+import io
+import math
 import pickle
 import re
+import tracemalloc
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -200,13 +204,22 @@ def test_matrix_ragged_csv(tmp_path):
     assert "usecols" not in str(error.value)
 
 
-@pytest.mark.parametrize(
-    "content", ["", "\n", "a,b,label\n"], ids=["empty", "blank", "header only"]
-)
+@pytest.mark.parametrize("content", ["", "\n"], ids=["empty", "blank"])
 def test_matrix_empty_csv(tmp_path, content):
     (tmp_path / "d.csv").write_text(content)
     with pytest.raises(ValueError, match="empty"):
         load_matrix(tmp_path / "d.csv")
+
+
+@pytest.mark.parametrize("content", ["a,b,c", "a,b,label\n\n"])
+def test_csv_header_without_rows(tmp_path, content):
+    (tmp_path / "d.csv").write_text(content)
+    with pytest.raises(ValueError) as error:
+        load_matrix(tmp_path / "d.csv")
+    assert str(error.value) == (
+        f"{tmp_path / 'd.csv'} holds a header of 3 columns but no data rows; "
+        "expected comma-separated numbers below it"
+    )
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (4, 0)])
@@ -327,3 +340,108 @@ def test_npy_named_npz_is_refused(tmp_path):
     (tmp_path / "d.npy").rename(tmp_path / "d.npz")
     with pytest.raises(ValueError, match="single .npy array"):
         load_matrix(tmp_path / "d.npz")
+
+
+def test_npz_named_npy_is_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.zeros((3, 2)))
+    (tmp_path / "d.npz").rename(tmp_path / "d.npy")
+    with pytest.raises(ValueError, match=r"looks like an \.npz archive.*"
+                       r"give it the \.npz extension"):
+        load_matrix(tmp_path / "d.npy")
+
+
+def test_empty_zip_named_npy_is_refused(tmp_path):
+    zipfile.ZipFile(tmp_path / "d.npy", "w").close()
+    with pytest.raises(ValueError, match=r"looks like an \.npz archive"):
+        load_matrix(tmp_path / "d.npy")
+
+
+# load_matrix: headers that disagree with the data behind them
+
+
+def npy_bytes(shape: tuple, data: np.ndarray) -> bytes:
+    """A .npy header claiming ``shape`` in front of the bytes of ``data``."""
+    descr = np.lib.format.dtype_to_descr(data.dtype)
+    header = {"shape": shape, "fortran_order": False, "descr": descr}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + data.tobytes()
+
+
+def traced_peak(function, *args) -> tuple:
+    """Peak bytes traced while function runs, and the ValueError it raised."""
+    tracemalloc.start()
+    try:
+        function(*args)
+        error = None
+    except ValueError as caught:
+        error = caught
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, error
+
+
+# 1000 float32 values, 4,000 bytes, behind headers claiming 3 GB and 37 GiB
+HUGE_SHAPES = [(10**6, 784), (10**9, 10)]
+
+
+@pytest.mark.parametrize("shape", HUGE_SHAPES, ids=str)
+def test_npy_header_claiming_a_huge_shape_is_refused_unread(tmp_path, shape):
+    path = tmp_path / "x.npy"
+    path.write_bytes(npy_bytes(shape, np.zeros(1000, np.float32)))
+    peak, error = traced_peak(load_matrix, path)
+    assert isinstance(error, ValueError)
+    assert str(error) == (
+        f"{path} is truncated: its header promises shape {shape}, dtype "
+        f"float32, {4 * math.prod(shape)} data bytes, but only 4000 follow"
+    )
+    assert peak < 1_000_000
+
+
+@pytest.mark.parametrize("shape", HUGE_SHAPES, ids=str)
+def test_npz_member_claiming_a_huge_shape_is_refused_unread(tmp_path, shape):
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", npy_bytes(shape, np.zeros(1000, np.float32)))
+    peak, error = traced_peak(load_matrix, path)
+    assert isinstance(error, ValueError)
+    assert str(error).startswith(
+        f"{path} (array 'X') is truncated: its header promises shape {shape}"
+    )
+    assert str(error).endswith("but only 4000 follow")
+    assert peak < 1_000_000
+
+
+def test_npz_member_longer_than_its_header_is_refused(tmp_path):
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", npy_bytes((2, 3), np.zeros(8, np.float64)))
+    expected = (
+        "(array 'X') has 16 bytes more than its header promises (shape (2, 3), "
+        "dtype float64, 48 data bytes)"
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_matrix(path)
+
+
+def test_npz_member_that_is_not_an_array_is_refused(tmp_path):
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X", b"some text")
+    with pytest.raises(ValueError, match=r"\(array 'X'\) is not a readable NumPy"):
+        load_matrix(path)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_good_file_is_read_without_a_second_copy(tmp_path, suffix):
+    X = np.random.default_rng(0).normal(size=(1000, 500))
+    path = tmp_path / f"x{suffix}"
+    if suffix == ".npy":
+        np.save(path, X)
+    else:
+        np.savez(path, X=X)
+    peak, error = traced_peak(load_matrix, path)
+    assert error is None
+    # the array itself, plus the bool mask of the finiteness check
+    assert peak < 1.25 * X.nbytes
