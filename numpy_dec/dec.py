@@ -24,7 +24,7 @@ from numpy_dec.formulas import kl_divergence, soft_assignment, target_distributi
 from numpy_dec.iteration import DEC_METHODS, dec_step
 from numpy_dec.presets import get_preset
 from numpy_dec.reporting import Reporter
-from numpy_dec.storage import load_model, save_model
+from numpy_dec.storage import is_dtype_like, load_model, save_model
 from numpy_dec.validation import (
     check_array,
     check_choice,
@@ -153,6 +153,9 @@ class DEC:
                 resolved[name] = value
         if isinstance(resolved["hidden_sizes"], (list, tuple)):
             resolved["hidden_sizes"] = tuple(resolved["hidden_sizes"])
+        if is_dtype_like(resolved["dtype"]):
+            # np.float64 and np.dtype("float64") name the setting "float64"
+            resolved["dtype"] = np.dtype(resolved["dtype"]).name
         return resolved
 
     def _check_settings(self, s: dict[str, Any]) -> None:

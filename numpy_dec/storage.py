@@ -32,14 +32,23 @@ class StorageError(ValueError):
 
 
 def to_json(value: Any) -> Any:
-    """NumPy scalars and tuples in a value, as plain JSON-ready Python."""
+    """NumPy scalars, dtypes and tuples in a value, as plain JSON-ready Python."""
     if isinstance(value, np.generic):
         return value.item()
+    if is_dtype_like(value):
+        return np.dtype(value).name
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     return value
+
+
+def is_dtype_like(value: Any) -> bool:
+    """Whether value is a NumPy dtype or scalar type, such as np.float32."""
+    return isinstance(value, np.dtype) or (
+        isinstance(value, type) and issubclass(value, np.generic)
+    )
 
 
 def _params_from_json(params: dict) -> dict:

@@ -294,3 +294,24 @@ def test_load_refuses_a_model_holding_nan(fitted, tmp_path, name):
     save_archive(tmp_path / "damaged.npz", header, arrays)
     with pytest.raises(StorageError, match=f"{name} holds NaN or infinite values"):
         DEC.load(tmp_path / "damaged.npz")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.dtype("float64"), "float64"])
+def test_dtype_as_a_numpy_type_names_the_same_setting(mnist_subset, tmp_path, dtype):
+    tiny = dict(hidden_sizes=(8, 8, 16), pretrain_epochs=1, finetune_epochs=1,
+                kmeans_n_init=1, max_iter=1)
+    X = mnist_subset[0][:60]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = DEC(n_clusters=3, random_state=0, dtype=dtype, **tiny).fit(X)
+    assert model.settings()["dtype"] == "float64"
+    assert model.transform(X).dtype == np.float64
+    model.save(tmp_path / "model.npz")
+    loaded = DEC.load(tmp_path / "model.npz")
+    assert loaded.get_params()["dtype"] == "float64"
+    assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_dtype_other_than_a_float_is_refused():
+    with pytest.raises(ValueError, match="dtype must be one of .*'int32'"):
+        DEC(dtype=np.int32).fit(np.zeros((5, 2)))
