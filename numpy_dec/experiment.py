@@ -58,7 +58,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from numpy_dec import experiment_report as report
-from numpy_dec.checkpoint import Interrupted, fingerprint
+from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted, fingerprint
 from numpy_dec.presets import PRESETS, SPEC, get_preset
 from numpy_dec.reporting import Reporter
 from numpy_dec.storage import StorageError, to_json
@@ -369,9 +369,11 @@ def fit_one(job, setting, seed: int, checkpoints: Path) -> dict:
     model = DEC(n_clusters=job.args.n_clusters, preset=setting.preset,
                 random_state=seed, verbose=0 if job.args.quiet else 1,
                 **setting.overrides)
-    # divergence is reported by the FloatingPointError alone, as in run
+    # an interrupted fit continues from its checkpoint; divergence is
+    # reported by the FloatingPointError alone, as in run
+    resume = (checkpoints / CHECKPOINT_FILE).is_file()
     with scale_checked(), np.errstate(over="ignore", invalid="ignore"):
-        model.fit(setting.data.X, checkpoint_dir=checkpoints, resume=True,
+        model.fit(setting.data.X, checkpoint_dir=checkpoints, resume=resume,
                   checkpoint_every=job.args.checkpoint_every)
     y = setting.data.y
     return {"setting": setting.name,

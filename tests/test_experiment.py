@@ -475,3 +475,13 @@ def test_a_diverging_setting_is_one_line_keeping_the_finished_runs(tmp_path, cap
     assert "diverged" in err and f"the finished runs are kept in {out}" in err
     # the setting that finished before the diverging one is in the table
     assert "dec_lr=1 " in (out / "results.md").read_text()
+
+
+def test_a_first_fit_does_not_report_a_resume(tmp_path, capsys):
+    argv = [a for a in GRID if a != "--quiet"]
+    argv[argv.index("0,1")] = "0"
+    argv[argv.index("presets")] = "default"
+    assert experiment_command(*argv, "--out", tmp_path / "exp") == 0
+    err = capsys.readouterr().err
+    assert "[pretrain" in err  # progress is on
+    assert "no checkpoint" not in err and "[resume]" not in err
