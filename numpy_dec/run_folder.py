@@ -181,7 +181,11 @@ def write_run_file(args, out: Path) -> None:
     options = {name: getattr(args, name) for name in STORED_OPTIONS}
     options["overrides"] = dict(args.overrides)
     text = json.dumps({"format": RUN_FORMAT, "options": options}, indent=2) + "\n"
-    write_atomic(out / RUN_FILE, lambda f: f.write(text.encode("utf-8")))
+    try:
+        write_atomic(out / RUN_FILE, lambda f: f.write(text.encode("utf-8")))
+    except OSError as error:
+        # the first file of a run: a folder that exists but takes no files
+        raise ValueError(f"cannot write into --out {out}: {error.strerror}") from None
 
 
 def environment() -> dict:

@@ -552,3 +552,14 @@ def test_unscaled_input_is_warned_about_once(tmp_path, data_file):
         assert run("--data-file", raw, *TINY, "--out", tmp_path / "run") == 0
     scale = [w for w in caught if "the input reaches" in str(w.message)]
     assert len(scale) == 1
+
+
+def test_out_that_takes_no_files_is_named(data_file, tmp_path, monkeypatch, capsys):
+    def refuse(path, write):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(run_folder, "write_atomic", refuse)
+    out = tmp_path / "locked"
+    assert run("--data-file", data_file, *TINY, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: cannot write into --out {out}: Permission denied\n"
