@@ -26,6 +26,7 @@ from numpy_dec.checkpoint import CHECKPOINT_FILE, Interrupted, check_checkpoint_
 from numpy_dec.presets import PRESETS, get_preset
 from numpy_dec.run_folder import (
     STORED_OPTIONS,
+    check_same_labels,
     mark_diverged,
     new_run_dir,
     record_environment,
@@ -140,6 +141,12 @@ def load_data(args, scale: float):
     from numpy_dec.datasets import load_mnist
     from numpy_dec.matrix_files import load_matrix
     from numpy_dec.validation import check_labels
+
+    for name in ("data_dir", "data_file", "labels_file"):
+        if getattr(args, name) == "":
+            # an unset shell variable, say; it must not mean "no such option"
+            raise ValueError(f"--{name.replace('_', '-')} is empty; name a "
+                             f"{'folder' if name == 'data_dir' else 'file'}")
 
     # --dataset None: the embedded test set, unless a folder or a file is named
     if args.data_file:
@@ -258,10 +265,11 @@ def _prepare(args, argv: list[str]) -> SimpleNamespace:
     check_n_clusters(args.n_clusters, X.shape[0])
     out = Path(args.out) if resume else new_run_dir(args)
     if resume:
-        # other data is refused before the folder changes
+        # other data or labels are refused before the folder changes
         check_checkpoint_data(out / CHECKPOINT_FILE, X)
+        check_same_labels(out, y)
     else:
-        write_run_file(args, out)
+        write_run_file(args, out, y)
     record_environment(out, resume)
     return SimpleNamespace(args=args, model=model, settings=settings, X=X, y=y,
                            source=source, out=out, resume=resume)

@@ -138,8 +138,8 @@ def _find_mnist_file(folder: Path, stem: str) -> Path | None:
     found = [path for path in spellings if path.is_file()]
     if len(found) > 1:
         raise ValueError(
-            f"{folder} holds {len(found)} spellings of the MNIST file {stem}, "
-            f"{', '.join(path.name for path in found)}; keep one of them"
+            f"{folder} holds the MNIST file {stem} under {len(found)} names, "
+            f"{' and '.join(path.name for path in found)}; keep one of them"
         )
     if found:
         return found[0]
@@ -225,8 +225,9 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str) 
     above = labels > 9
     if above.any():
         first = int(np.argmax(above))
+        count = int(above.sum())
         raise ValueError(
-            f"{lpath} holds {int(above.sum())} labels above 9, the first "
-            f"{labels[first]} at position {first} (counting from 0); MNIST "
-            "labels are the digits 0 to 9"
+            f"{lpath} holds {count} label{'s' if count > 1 else ''} above 9 (the "
+            f"first is {labels[first]}, at position {first}, counting from 0); "
+            "MNIST labels are the digits 0 to 9"
         )

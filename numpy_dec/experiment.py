@@ -241,7 +241,8 @@ def _load(args, scale: float, dtype: str) -> SimpleNamespace:
                          "them (a 'y' array in the file, or --labels-file)")
     X = check_array(X, dtype=dtype)
     check_n_clusters(args.n_clusters, X.shape[0])
-    return SimpleNamespace(X=X, y=y, source=source, id=fingerprint(X))
+    return SimpleNamespace(X=X, y=y, source=source, id=fingerprint(X),
+                           labels_id=fingerprint(y))
 
 
 def prepare(args) -> SimpleNamespace:
@@ -317,14 +318,16 @@ def _out_folder(args) -> Path:
 def _run_record(job, setting, seed: int) -> tuple[Path, dict]:
     """Where a fit's record lives, and what it must have been fitted with."""
     identity = {"settings": setting.s, "n_clusters": job.args.n_clusters,
-                "seed": seed, "data": setting.data.id}
+                "seed": seed, "data": setting.data.id,
+                "labels": setting.data.labels_id}
     path = job.out / "runs" / setting.folder / f"seed{seed}.json"
     return path, to_json(identity)
 
 
 def _pixel_record(job, seed: int) -> tuple[Path, dict]:
-    identity = {"data": job.pixels.id, "n_clusters": job.args.n_clusters,
-                "seed": seed, "restarts": job.args.pixel_restarts}
+    identity = {"data": job.pixels.id, "labels": job.pixels.labels_id,
+                "n_clusters": job.args.n_clusters, "seed": seed,
+                "restarts": job.args.pixel_restarts}
     return job.out / "pixels" / f"seed{seed}.json", identity
 
 
@@ -339,6 +342,9 @@ def _read_record(path: Path, identity: dict) -> dict | None:
             raise TypeError("identity and scores must be objects")
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is damaged ({error!r}); delete it to redo it")
+    if "labels" not in stored:
+        # written before records kept the labels' fingerprint: the rest must match
+        identity = {k: v for k, v in identity.items() if k != "labels"}
     if stored != identity:
         keys = sorted(k for k in set(stored) | set(identity)
                       if stored.get(k) != identity.get(k))
@@ -457,6 +463,8 @@ def main(args) -> int:
         return report_bad_input(error)
     try:
         run_grid(job, Reporter(0 if args.quiet else 1))
+        # inside the try: Ctrl-C while the tables are written is an interruption
+        tables = write_outputs(job)
     except StorageError as error:
         # a checkpoint in the folder that another experiment wrote
         return report_bad_input(error)
@@ -467,14 +475,17 @@ def main(args) -> int:
                                 f"{job.out}; remove the diverging setting from "
                                 "the grid")
     except KeyboardInterrupt as stop:
-        write_outputs(job)
+        try:
+            write_outputs(job)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C; the next call writes the tables
         saved = isinstance(stop, Interrupted)
         where = f" (checkpoint saved at {stop.where})" if saved else ""
         print(f"\ninterrupted{where}; the finished runs are kept in {job.out}\n"
               f"continue with the same command and --out {job.out}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
-    print(write_outputs(job))
+    print(tables)
     total = len(job.seeds) * len(job.settings)
     print(f"{total} runs: {job.fitted} fitted now, {total - job.fitted} read back; "
           f"results in {job.out}")

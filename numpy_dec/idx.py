@@ -137,7 +137,8 @@ def _parse_idx(stream: BinaryIO, name: str) -> tuple[np.ndarray, bytearray]:
         extra += len(chunk)
     if extra:
         raise ValueError(
-            f"{name} has {extra} bytes more than its header promises (shape "
+            f"{name} has {extra} byte{'s' if extra > 1 else ''} more than its "
+            f"header promises (shape "
             f"{shape}, {n_payload} data bytes); the header or the file is wrong"
         )
     array = np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim)

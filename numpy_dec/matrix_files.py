@@ -151,10 +151,15 @@ def _check_npy_size(f: BinaryIO, n_bytes: int, source: str) -> None:
         )
     if present > promised:
         raise ValueError(
-            f"{source} has {present - promised} bytes more than its header "
+            f"{source} has {_bytes(present - promised)} more than its header "
             f"promises (shape {shape}, dtype {dtype}, {promised} data bytes); "
             "the file is damaged"
         )
+
+
+def _bytes(count: int) -> str:
+    """``count`` bytes in words: "1 byte", "5 bytes"."""
+    return f"{count} byte{'s' if count > 1 else ''}"
 
 
 def _np_load_message(path: Path | str, exc: Exception) -> str:

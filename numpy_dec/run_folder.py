@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numpy_dec.checkpoint import CHECKPOINT_FILE
+from numpy_dec.checkpoint import CHECKPOINT_FILE, fingerprint
 from numpy_dec.storage import read_header, write_atomic
 
 RUN_FILE = "run.json"
@@ -176,16 +176,42 @@ def stored_args(args, typed: set[str]) -> argparse.Namespace:
     return resumed
 
 
-def write_run_file(args, out: Path) -> None:
-    """Store the options of a new run in ``out/run.json``, paths made absolute."""
+def write_run_file(args, out: Path, y: np.ndarray | None) -> None:
+    """Store the options of a new run in ``out/run.json``, paths made absolute,
+    with the fingerprint of its labels y (N,), or null without labels."""
     options = {name: getattr(args, name) for name in STORED_OPTIONS}
     options["overrides"] = dict(args.overrides)
-    text = json.dumps({"format": RUN_FORMAT, "options": options}, indent=2) + "\n"
+    labels = None if y is None else fingerprint(y)
+    text = json.dumps({"format": RUN_FORMAT, "options": options, "labels": labels},
+                      indent=2) + "\n"
     try:
         write_atomic(out / RUN_FILE, lambda f: f.write(text.encode("utf-8")))
     except OSError as error:
         # the first file of a run: a folder that exists but takes no files
         raise ValueError(f"cannot write into --out {out}: {error.strerror}") from None
+
+
+def check_same_labels(out: Path, y: np.ndarray | None) -> None:
+    """Refuse to resume the run in ``out`` with labels y (N,) other than those
+    it started with: its scores would mix the two. A run.json written before
+    runs kept the labels' fingerprint has none to compare."""
+    stored = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+    if "labels" not in stored:
+        return
+    current = None if y is None else fingerprint(y)
+    if stored["labels"] != current:
+        raise ValueError(
+            f"--resume {out}: the labels differ from those the run started with "
+            f"(then {_described_labels(stored['labels'])}, now "
+            f"{_described_labels(current)}); restore them, or start a new run"
+        )
+
+
+def _described_labels(labels: dict | None) -> str:
+    """A labels fingerprint for a message: none, or shape and digest."""
+    if labels is None:
+        return "none"
+    return f"shape {labels['shape']}, SHA-256 {labels['sha256'][:12]}..."
 
 
 def environment() -> dict:

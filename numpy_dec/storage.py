@@ -172,7 +172,7 @@ def load_model(cls, path: str | os.PathLike):
         s = model.settings()
         model._check_settings(s)
         model._build(int(header["n_features_in"]), s, np.random.default_rng(0))
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise StorageError(f"{path} holds unusable settings: {error}") from None
 
     model._fitted_params = model.get_params()

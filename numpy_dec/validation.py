@@ -99,8 +99,8 @@ def output_range_message(X: np.ndarray, output_activation: str) -> str | None:
         f"the input spans [{low:g}, {high:g}], but the sigmoid output reaches "
         "only (0, 1), so values outside [0, 1] cannot be reconstructed; scale "
         "the data into [0, 1], e.g. (X - X.min()) / (X.max() - X.min()), or "
-        "use a linear output (output_activation='linear', as the paper preset "
-        "does)"
+        "use a linear output (output_activation='linear', --set "
+        "output_activation=linear on the command line, as the paper preset does)"
     )
 
 

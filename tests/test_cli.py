@@ -114,6 +114,9 @@ BAD_INPUT = [
      "--dataset mnist-test is the embedded test set, and --data-dir names another"),
     (["DATA", "--set", "input_scale=0.5"],
      "input_scale multiplies the MNIST pixels as they are loaded"),
+    (["--data-dir", ""], "--data-dir is empty; name a folder"),
+    (["--data-file", ""], "--data-file is empty; name a file"),
+    (["DATA", "--labels-file", ""], "--labels-file is empty; name a file"),
     (["--resume", "missing"], "no such folder"),
     (["--resume", "three_d.npy"], "three_d.npy is a file; name the folder of a run"),
     (["--resume", ""], "--resume is empty"),
@@ -194,6 +197,21 @@ def test_resume_refuses_changed_data(tmp_path, capsys, data_file):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_resume_refuses_changed_labels(tmp_path, capsys, data_file):
+    with np.load(data_file) as archive:
+        np.save(tmp_path / "x.npy", archive["X"])
+        np.save(tmp_path / "y.npy", archive["y"])
+    out = tmp_path / "run"
+    assert run("--data-file", tmp_path / "x.npy", "--labels-file", tmp_path / "y.npy",
+               *TINY, "--out", out) == 0
+    np.save(tmp_path / "y.npy", np.zeros(60, dtype=np.int64))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert run("--resume", out) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "the labels differ from those the run started with" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_run_file_of_an_earlier_version_still_resumes(tmp_path, data_file, reference):
     # --dataset used to default to mnist-test, and run.json stored it beside
     # the --data-file that the run actually read
@@ -203,6 +221,7 @@ def test_run_file_of_an_earlier_version_still_resumes(tmp_path, data_file, refer
     stored = json.loads(path.read_text())
     assert stored["options"]["dataset"] is None
     stored["options"]["dataset"] = "mnist-test"
+    del stored["labels"]  # nor did it keep the labels' fingerprint
     path.write_text(json.dumps(stored))
     (out / "metrics.json").unlink()
     assert run("--resume", out) == 0

@@ -162,11 +162,11 @@ def test_data_dir_two_spellings_of_one_file_are_refused(tmp_path, second):
     )
     with pytest.raises(ValueError) as info:
         load_mnist(tmp_path)
-    start = f"{tmp_path} holds 2 spellings of the MNIST file {stem}, "
+    start = f"{tmp_path} holds the MNIST file {stem} under 2 names, "
     end = "; keep one of them"
     message = str(info.value)
     assert message.startswith(start) and message.endswith(end)
-    listed = message[len(start):-len(end)].split(", ")
+    listed = message[len(start):-len(end)].split(" and ")
     assert sorted(listed) == sorted([stem, second])
 
 
@@ -204,7 +204,7 @@ def test_data_dir_labels_must_be_digits(tmp_path):
         load_mnist(tmp_path)
     message = str(info.value)
     assert "train-labels-idx1-ubyte holds 2 labels above 9" in message
-    assert "the first 12 at position 2 (counting from 0)" in message
+    assert "(the first is 12, at position 2, counting from 0)" in message
     assert "MNIST labels are the digits 0 to 9" in message
 
 

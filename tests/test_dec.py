@@ -315,3 +315,15 @@ def test_dtype_as_a_numpy_type_names_the_same_setting(mnist_subset, tmp_path, dt
 def test_dtype_other_than_a_float_is_refused():
     with pytest.raises(ValueError, match="dtype must be one of .*'int32'"):
         DEC(dtype=np.int32).fit(np.zeros((5, 2)))
+
+
+@pytest.mark.parametrize("params", [[], None])
+def test_load_refuses_a_model_whose_settings_are_not_an_object(fitted, tmp_path,
+                                                               params):
+    from numpy_dec.storage import StorageError, read_archive, save_archive
+
+    fitted.save(tmp_path / "model.npz")
+    header, arrays = read_archive(tmp_path / "model.npz", "numpy_dec model")
+    save_archive(tmp_path / "damaged.npz", {**header, "params": params}, arrays)
+    with pytest.raises(StorageError, match="holds unusable settings"):
+        DEC.load(tmp_path / "damaged.npz")

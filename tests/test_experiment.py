@@ -240,6 +240,18 @@ def test_results_of_another_experiment_are_refused(reference, tmp_path, capsys):
     assert "was written for another experiment (other ['settings'])" in (
         capsys.readouterr().err)
 
+    # other labels for the same data: their stored scores would be mixed in
+    data, labels = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(data, np.random.default_rng(0).random((40, 4)))
+    np.save(labels, np.arange(40) % 3)
+    small = ["--data-file", data, "--labels-file", labels, "--n-clusters", "3",
+             *GRID[4:], "--out", tmp_path / "small"]
+    assert experiment_command(*small) == 0
+    np.save(labels, np.arange(40) % 2)
+    assert experiment_command(*small) == cli.EXIT_BAD_INPUT
+    assert "was written for another experiment (other ['labels'])" in (
+        capsys.readouterr().err)
+
     (out / "runs" / "spec" / "seed1.json").write_text('{"identity": [')
     assert experiment_command(*GRID, "--out", out) == cli.EXIT_BAD_INPUT
     assert "seed1.json is damaged" in capsys.readouterr().err
@@ -485,3 +497,39 @@ def test_a_first_fit_does_not_report_a_resume(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "[pretrain" in err  # progress is on
     assert "no checkpoint" not in err and "[resume]" not in err
+
+
+def test_records_written_before_labels_were_kept_are_read_back(reference, tmp_path,
+                                                               capsys):
+    out = tmp_path / "grid"
+    shutil.copytree(reference[0], out)
+    for path in [*out.glob("runs/*/seed*.json"), *out.glob("pixels/seed*.json")]:
+        record = json.loads(path.read_text())
+        del record["identity"]["labels"]
+        path.write_text(json.dumps(record, indent=2) + "\n")
+    capsys.readouterr()
+    assert experiment_command(*GRID, "--out", out) == 0
+    assert table_bytes(out) == reference[1]
+    captured = capsys.readouterr()
+    assert "0 fitted now, 4 read back" in captured.out + captured.err
+
+
+def test_ctrl_c_while_the_tables_are_written_is_an_interruption(reference, tmp_path,
+                                                                monkeypatch, capsys):
+    out = tmp_path / "grid"
+    shutil.copytree(reference[0], out)
+    calls = []
+
+    def interrupted_once(job):
+        calls.append(job)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return original(job)
+
+    original = experiment.write_outputs
+    monkeypatch.setattr(experiment, "write_outputs", interrupted_once)
+    capsys.readouterr()
+    assert experiment_command(*GRID, "--out", out) == cli.EXIT_INTERRUPTED
+    assert len(calls) == 2  # the handler wrote the tables after all
+    assert f"continue with the same command and --out {out}" in capsys.readouterr().err
+    assert table_bytes(out) == reference[1]

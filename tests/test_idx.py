@@ -75,7 +75,7 @@ BAD_IDX = {
     "gzip cut short": (gzip.compress(_good_images())[:-12], "does not decompress"),
     "gzip oversized": (
         gzip.compress(_good_images() + b"\x07"),
-        "1 bytes more than",
+        "has 1 byte more than",
     ),
 }
 
