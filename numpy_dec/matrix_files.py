@@ -314,6 +314,11 @@ def _load_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         )
     if not label_cols:
         return table, None
+    if table.shape[1] == 1:
+        raise ValueError(
+            f"{path} holds only the label column {names[label_cols[0]]!r}; "
+            "expected feature columns beside it"
+        )
     return np.delete(table, label_cols[0], axis=1), table[:, label_cols[0]]
 
 

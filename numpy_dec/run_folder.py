@@ -129,7 +129,8 @@ def stored_args(args, typed: set[str]) -> argparse.Namespace:
                           for name in given)
         raise ValueError(
             f"--resume continues with the settings stored in the run folder; drop "
-            f"{flags} (only --quiet and --checkpoint-every may be given with it)"
+            f"{flags} (only --quiet, --checkpoint-every and --animation may be "
+            "given with it)"
         )
     if not args.resume:
         raise ValueError("--resume is empty; name the folder of the run to continue")

@@ -222,6 +222,13 @@ def test_csv_header_without_rows(tmp_path, content):
     )
 
 
+def test_csv_of_labels_only(tmp_path):
+    (tmp_path / "d.csv").write_text("label\n1\n2\n")
+    with pytest.raises(ValueError, match="holds only the label column 'label'; "
+                                         "expected feature columns beside it"):
+        load_matrix(tmp_path / "d.csv")
+
+
 @pytest.mark.parametrize("shape", [(0, 4), (4, 0)])
 def test_matrix_empty_npy(tmp_path, shape):
     np.save(tmp_path / "x.npy", np.zeros(shape))
