@@ -443,7 +443,8 @@ def gradcheck(args) -> int:
         return report_bad_input(ValueError(
             f"unknown gradient checks {unknown}; registered: {registered_names()}"
         ))
-    results = run_all(args.only or None)
+    # a name given twice is checked once, in the order first given
+    results = run_all(list(dict.fromkeys(args.only)) if args.only else None)
     print(format_table(results))
     failed = [r for r in results if not r.passed]
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")

@@ -145,6 +145,9 @@ def stored_args(args, typed: set[str]) -> argparse.Namespace:
             f"--resume {folder}: that run diverged, and resuming it would repeat "
             "the same computation; start a new run with other settings"
         )
+    if path.is_dir():
+        raise ValueError(f"--resume {folder}: its {RUN_FILE} is a folder, not a "
+                         "run file")
     if not path.is_file():
         raise FileNotFoundError(
             f"--resume {folder}: no {RUN_FILE} there, so it is not a folder written "

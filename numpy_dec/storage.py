@@ -99,6 +99,8 @@ def read_header(path: str | os.PathLike, what: str = "numpy_dec archive") -> dic
 
 def _read(path, what: str, header_only: bool) -> tuple[dict, dict]:
     path = Path(path)
+    if path.is_dir():
+        raise StorageError(f"{path} is a folder, not a {what}")
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     with open(path, "rb") as f:

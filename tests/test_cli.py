@@ -145,6 +145,17 @@ def test_unknown_gradient_check(capsys):
     assert capsys.readouterr().err.startswith("error: unknown gradient checks")
 
 
+def test_a_gradient_check_named_twice_runs_once(capsys):
+    assert cli.main(["gradcheck", "--only", "relu", "sigmoid", "relu"]) == 0
+    assert capsys.readouterr().out.endswith("\n2 passed, 0 failed\n")
+
+
+def test_resume_of_a_folder_whose_run_file_is_a_folder(tmp_path, capsys):
+    (tmp_path / run_folder.RUN_FILE).mkdir()
+    assert run("--resume", tmp_path) == 2
+    assert "its run.json is a folder, not a run file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["run", "--bogus"], ["run", "--preset", "nope"],
                                   ["run", "--n-clusters", "x"], ["gradcheck", "--only"],
                                   []])

@@ -327,3 +327,10 @@ def test_load_refuses_a_model_whose_settings_are_not_an_object(fitted, tmp_path,
     save_archive(tmp_path / "damaged.npz", {**header, "params": params}, arrays)
     with pytest.raises(StorageError, match="holds unusable settings"):
         DEC.load(tmp_path / "damaged.npz")
+
+
+def test_load_of_a_folder_says_so(tmp_path):
+    from numpy_dec.storage import StorageError
+
+    with pytest.raises(StorageError, match="is a folder, not a numpy_dec model"):
+        DEC.load(tmp_path)
