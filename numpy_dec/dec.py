@@ -153,9 +153,14 @@ class DEC:
                 resolved[name] = value
         if isinstance(resolved["hidden_sizes"], (list, tuple)):
             resolved["hidden_sizes"] = tuple(resolved["hidden_sizes"])
-        if is_dtype_like(resolved["dtype"]):
-            # np.float64 and np.dtype("float64") name the setting "float64"
-            resolved["dtype"] = np.dtype(resolved["dtype"]).name
+        dtype = resolved["dtype"]
+        if is_dtype_like(dtype) or isinstance(dtype, str):
+            # np.float64, np.dtype("float64") and "f8" all name "float64"; the
+            # settings check refuses any other name, and text NumPy cannot read
+            try:
+                resolved["dtype"] = np.dtype(dtype).name
+            except TypeError:
+                pass
         return resolved
 
     def _check_settings(self, s: dict[str, Any]) -> None:

@@ -296,7 +296,8 @@ def test_load_refuses_a_model_holding_nan(fitted, tmp_path, name):
         DEC.load(tmp_path / "damaged.npz")
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.dtype("float64"), "float64"])
+@pytest.mark.parametrize("dtype", [np.float64, np.dtype("float64"), "float64", "f8",
+                                   "double"])
 def test_dtype_as_a_numpy_type_names_the_same_setting(mnist_subset, tmp_path, dtype):
     tiny = dict(hidden_sizes=(8, 8, 16), pretrain_epochs=1, finetune_epochs=1,
                 kmeans_n_init=1, max_iter=1)
@@ -308,13 +309,15 @@ def test_dtype_as_a_numpy_type_names_the_same_setting(mnist_subset, tmp_path, dt
     assert model.transform(X).dtype == np.float64
     model.save(tmp_path / "model.npz")
     loaded = DEC.load(tmp_path / "model.npz")
-    assert loaded.get_params()["dtype"] == "float64"
+    assert loaded.settings()["dtype"] == "float64"
     assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-def test_dtype_other_than_a_float_is_refused():
-    with pytest.raises(ValueError, match="dtype must be one of .*'int32'"):
-        DEC(dtype=np.int32).fit(np.zeros((5, 2)))
+@pytest.mark.parametrize("dtype, shown", [(np.int32, "'int32'"), ("f2", "'float16'"),
+                                          ("nope", "'nope'")])
+def test_dtype_other_than_float32_or_float64_is_refused(dtype, shown):
+    with pytest.raises(ValueError, match=f"dtype must be one of .*; got {shown}"):
+        DEC(dtype=dtype).fit(np.zeros((5, 2)))
 
 
 @pytest.mark.parametrize("params", [[], None])
