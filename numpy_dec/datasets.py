@@ -26,7 +26,7 @@ from numpy_dec.idx import (  # noqa: F401
     read_idx_stream,
 )
 from numpy_dec.matrix_files import load_matrix  # noqa: F401
-from numpy_dec.validation import scale_hint  # noqa: F401
+from numpy_dec.validation import counted, scale_hint  # noqa: F401
 
 EMBEDDED_IMAGES = "t10k-images-idx3-ubyte.gz"
 EMBEDDED_LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -227,7 +227,7 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str) 
         first = int(np.argmax(above))
         count = int(above.sum())
         raise ValueError(
-            f"{lpath} holds {count} label{'s' if count > 1 else ''} above 9 (the "
+            f"{lpath} holds {counted(count, 'label')} above 9 (the "
             f"first is {labels[first]}, at position {first}, counting from 0); "
             "MNIST labels are the digits 0 to 9"
         )

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from numpy_dec.validation import existing_file
+from numpy_dec.validation import counted, existing_file
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_UBYTE = 0x08
@@ -137,9 +137,9 @@ def _parse_idx(stream: BinaryIO, name: str) -> tuple[np.ndarray, bytearray]:
         extra += len(chunk)
     if extra:
         raise ValueError(
-            f"{name} has {extra} byte{'s' if extra > 1 else ''} more than its "
-            f"header promises (shape "
-            f"{shape}, {n_payload} data bytes); the header or the file is wrong"
+            f"{name} has {counted(extra, 'byte')} more than its header promises "
+            f"(shape {shape}, {n_payload} data bytes); the header or the file is "
+            "wrong"
         )
     array = np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim)
     return array.reshape(shape), buf

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from numpy_dec.validation import UNREADABLE_FILE_ERRORS, existing_file
+from numpy_dec.validation import UNREADABLE_FILE_ERRORS, counted, existing_file
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with entries, an empty one
@@ -151,15 +151,10 @@ def _check_npy_size(f: BinaryIO, n_bytes: int, source: str) -> None:
         )
     if present > promised:
         raise ValueError(
-            f"{source} has {_bytes(present - promised)} more than its header "
-            f"promises (shape {shape}, dtype {dtype}, {promised} data bytes); "
+            f"{source} has {counted(present - promised, 'byte')} more than its "
+            f"header promises (shape {shape}, dtype {dtype}, {promised} data bytes); "
             "the file is damaged"
         )
-
-
-def _bytes(count: int) -> str:
-    """``count`` bytes in words: "1 byte", "5 bytes"."""
-    return f"{count} byte{'s' if count > 1 else ''}"
 
 
 def _np_load_message(path: Path | str, exc: Exception) -> str:

@@ -104,6 +104,11 @@ def output_range_message(X: np.ndarray, output_activation: str) -> str | None:
     )
 
 
+def counted(count: int, noun: str) -> str:
+    """``count`` with ``noun`` for a message: "1 byte", "3 bytes"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def null_setting_message(key: str) -> str:
     """Why ``--set KEY=null`` is refused: a setting of None means the preset's."""
     return (f"{key}=null would mean the preset's own value; give a value "
